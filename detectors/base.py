@@ -1,0 +1,272 @@
+"""The detector contract: one small base class every detector subclasses.
+
+A detector instance follows ONE series (exchange, market, symbol, timeframe). The
+streaming path calls :meth:`Detector.update` once per closed candle; the batch path
+calls :meth:`Detector.run_batch` once per frame. Both must return the same signals
+(``emitted_at`` aside) for the same candles: the contract suite checks it on real
+data for every registered detector.
+
+Lifecycle, and when each method is called:
+
+``__init__(**params)``
+    Once, when the worker first sees a series or a backtest starts. Validates the
+    parameters (unknown names and bad values raise ``ValueError``). No I/O.
+``update(candle)``
+    For every closed candle, in open-time order. The base class enforces the
+    idempotency rules of DESIGN.md before calling :meth:`_step`:
+
+    * a candle older than the last one seen is a late correction: state is left
+      alone and ``[]`` is returned (the caller counts it);
+    * the same candle again returns the signals it produced the first time and
+      leaves state unchanged (at-least-once redelivery);
+    * the same open time with different values (a corrected last bar) rebuilds
+      state from the bounded history kept in :attr:`history` and re-evaluates.
+    * candles with non-finite or non-positive prices or negative volume are
+      treated as missing data: no state change, no signal.
+``_step(bar)``
+    Implemented by subclasses: advance state by one bar, return signals for it.
+``_batch(bars, meta)``
+    Implemented by subclasses: vectorized evaluation over a whole series.
+``get_state() / set_state(blob)``
+    Called by the worker to checkpoint and restore state (msgpack bytes).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections import deque
+from typing import Any, ClassVar
+
+import msgspec
+import numpy as np
+
+from detectors.records import Candle, Signal, TradePlan, params_hash, signal_id
+from detectors.timeframes import tf_ms
+
+
+class SeriesMeta(msgspec.Struct, frozen=True):
+    """Identity of the series a detector follows."""
+
+    exchange: str
+    market: str
+    symbol: str
+    tf: str
+
+
+class Bar(msgspec.Struct, array_like=True):
+    """One bar as the detectors see it (a plain, cheap struct)."""
+
+    open_time: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+class BarArrays(msgspec.Struct):
+    """A whole series as numpy arrays, sorted by open time, no duplicates, no NaN."""
+
+    open_time: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.open_time)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def bar_is_valid(o: float, h: float, low: float, c: float, v: float) -> bool:
+    for x in (o, h, low, c):
+        if not (x > 0.0) or math.isinf(x):  # also false for NaN
+            return False
+    return v >= 0.0 and not math.isinf(v) and h >= low
+
+
+def frame_to_arrays(frame: Any) -> BarArrays:
+    """Columns open_time (ms), open, high, low, close, volume of a pandas or polars
+    frame as float64/int64 arrays: sorted by open time, last duplicate kept, rows
+    with missing or invalid values dropped (missing data never yields a signal)."""
+    cols = ("open_time", "open", "high", "low", "close", "volume")
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise ValueError(f"frame lacks column(s) {missing}; needs {list(cols)}")
+    if hasattr(frame, "to_numpy") and hasattr(frame, "get_column"):  # polars
+        arrays = {c: frame.get_column(c).to_numpy() for c in cols}
+    else:
+        arrays = {c: frame[c].to_numpy() for c in cols}
+    t = np.asarray(arrays["open_time"], dtype=np.int64)
+    o, h, lo, c, v = (np.asarray(arrays[k], dtype=np.float64) for k in cols[1:])
+    with np.errstate(invalid="ignore"):
+        ok = (
+            np.isfinite(o) & np.isfinite(h) & np.isfinite(lo) & np.isfinite(c) & np.isfinite(v)
+            & (o > 0) & (h > 0) & (lo > 0) & (c > 0) & (v >= 0) & (h >= lo)
+        )
+    order = np.argsort(t[ok], kind="stable")
+    t, o, h, lo, c, v = (a[ok][order] for a in (t, o, h, lo, c, v))
+    if len(t) > 1:  # keep the last of equal open times, as streaming does
+        keep = np.ones(len(t), dtype=bool)
+        keep[:-1] = t[1:] != t[:-1]
+        t, o, h, lo, c, v = (a[keep] for a in (t, o, h, lo, c, v))
+    return BarArrays(open_time=t, open=o, high=h, low=lo, close=c, volume=v)
+
+
+class Detector(ABC):
+    """Base class of every detector. Subclasses set ``name``, ``version``,
+    ``Params`` (a msgspec Struct with defaults) and implement ``_step``, ``_batch``,
+    ``_reset`` and the ``warmup`` property."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    Params: ClassVar[type[msgspec.Struct]]
+    #: bars of raw history kept for rebuilding state after a corrected last bar
+    history_bars: ClassVar[int] = 64
+
+    def __init__(self, **params: Any) -> None:
+        try:
+            self.params = msgspec.convert(params, self.Params, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"detector {self.name}: bad parameters: {exc}") from None
+        self._check_params()
+        self.params_hash = params_hash(msgspec.to_builtins(self.params))
+        self.meta: SeriesMeta | None = None
+        self.last_open_time: int | None = None
+        self.stale_candles = 0
+        self._last_bar: Bar | None = None
+        self._last_signals: list[Signal] = []
+        self.history: deque[Bar] = deque(maxlen=self.history_bars)
+        self._reset()
+
+    # ---- subclass hooks -------------------------------------------------
+    def _check_params(self) -> None:
+        """Raise ValueError on parameter values that are out of range."""
+
+    @property
+    @abstractmethod
+    def warmup(self) -> int:
+        """Bars needed before the first signal can be emitted."""
+
+    @abstractmethod
+    def _reset(self) -> None:
+        """Clear streaming state."""
+
+    @abstractmethod
+    def _step(self, bar: Bar) -> list[Signal]:
+        """Advance state by one closed bar and return its signals."""
+
+    @abstractmethod
+    def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
+        """Evaluate a whole series at once; must equal feeding ``_step`` bar by bar."""
+
+    # ---- streaming ------------------------------------------------------
+    def update(self, candle: Candle) -> list[Signal]:
+        """Feed one closed candle; returns the signals it triggers."""
+        if self.meta is None:
+            self.meta = SeriesMeta(candle.exchange, candle.market, candle.symbol, candle.tf)
+        bar = Bar(candle.open_time, candle.open, candle.high, candle.low, candle.close, candle.volume)
+        return self.update_bar(bar)
+
+    def update_bar(self, bar: Bar) -> list[Signal]:
+        if not bar_is_valid(bar.open, bar.high, bar.low, bar.close, bar.volume):
+            return []
+        last = self.last_open_time
+        if last is not None:
+            if bar.open_time < last:
+                self.stale_candles += 1
+                return []
+            if bar.open_time == last:
+                if bar == self._last_bar:
+                    return list(self._last_signals)
+                return self._rebuild_with(bar)
+        signals = self._step(bar)
+        self.history.append(bar)
+        self.last_open_time = bar.open_time
+        self._last_bar = bar
+        self._last_signals = signals
+        return signals
+
+    def _rebuild_with(self, bar: Bar) -> list[Signal]:
+        bars = list(self.history)[:-1] + [bar]
+        self._reset()
+        self.history.clear()
+        self.last_open_time = None
+        signals: list[Signal] = []
+        for b in bars:
+            signals = self.update_bar(b)
+        return signals
+
+    # ---- batch ----------------------------------------------------------
+    def run_batch(
+        self,
+        frame: Any,
+        *,
+        exchange: str = "unknown",
+        market: str = "spot",
+        symbol: str = "UNKNOWN",
+        tf: str = "1m",
+    ) -> list[Signal]:
+        """Vectorized evaluation of a pandas or polars frame with columns
+        open_time (ms), open, high, low, close, volume."""
+        meta = SeriesMeta(exchange, market, symbol, tf)
+        self.meta = meta
+        return self._batch(frame_to_arrays(frame), meta)
+
+    # ---- checkpointing --------------------------------------------------
+    def get_state(self) -> bytes:
+        """Serialized streaming state (bounded). Default: the raw history, which
+        rebuilds state exactly for detectors whose memory fits ``history_bars``."""
+        return msgspec.msgpack.encode(
+            {"meta": self.meta, "bars": list(self.history), "stale": self.stale_candles}
+        )
+
+    def set_state(self, blob: bytes) -> None:
+        data = msgspec.msgpack.decode(blob, type=dict[str, Any])
+        self._reset()
+        self.history.clear()
+        self.last_open_time = None
+        self.meta = msgspec.convert(data["meta"], SeriesMeta | None)
+        for raw in data["bars"]:
+            self.update_bar(msgspec.convert(raw, Bar))
+        self.stale_candles = data.get("stale", 0)
+
+    # ---- helpers for subclasses ------------------------------------------
+    def make_signal(
+        self,
+        meta: SeriesMeta | None,
+        open_time: int,
+        *,
+        signal_type: str,
+        direction: str,
+        score: float,
+        price: float,
+        features: dict[str, Any] | None = None,
+        trade_plan: TradePlan | None = None,
+    ) -> Signal:
+        m = meta or self.meta or SeriesMeta("unknown", "spot", "UNKNOWN", "1m")
+        return Signal(
+            id=signal_id(m.exchange, m.market, m.symbol, m.tf, self.name, int(open_time), self.version, self.params_hash),
+            exchange=m.exchange,
+            market=m.market,
+            symbol=m.symbol,
+            tf=m.tf,
+            detector=self.name,
+            detector_version=self.version,
+            params_hash=self.params_hash,
+            open_time=int(open_time),
+            event_time=int(open_time) + tf_ms(m.tf) - 1,
+            emitted_at=now_ms(),
+            signal_type=signal_type,
+            direction=direction,
+            score=float(min(100.0, max(0.0, score))),
+            price=float(price),
+            features=features or {},
+            trade_plan=trade_plan,
+        )
