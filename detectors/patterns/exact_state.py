@@ -1,0 +1,88 @@
+"""Exact corrections and checkpoints for detectors with unbounded memory.
+
+The base class rebuilds state after a corrected last bar by replaying the raw
+``history`` it keeps, and checkpoints that history. That is exact only when a
+detector's memory fits ``history_bars``. Detectors built on recursive indicators
+(EMA, Wilder smoothing, Heikin Ashi) or on long-lived levels remember every bar
+they ever saw, so replaying 64 bars would give a *different* state.
+
+:class:`ExactStateMixin` fixes both with two small hooks a detector implements:
+
+``_snapshot() -> tuple``
+    A cheap copy of the whole streaming state (scalars and copies of the bounded
+    ring buffers). Called before each ``_advance``.
+``_restore(snapshot)``
+    Put the state back exactly as it was.
+
+and ``_advance(bar)`` in place of ``_step``. A corrected last bar restores the
+snapshot taken before that bar and advances with the new values; a checkpoint is
+the snapshot after the last bar (msgpack). Both are bit-exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from detectors.base import Bar, SeriesMeta
+from detectors.records import Signal
+
+
+class ExactStateMixin:
+    """Mix in *before* :class:`detectors.base.Detector` in the bases list."""
+
+    _undo: Any = None
+
+    def _snapshot(self) -> tuple[Any, ...]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _restore(self, snap: tuple[Any, ...]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _advance(self, bar: Bar) -> list[Signal]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _step(self, bar: Bar) -> list[Signal]:
+        self._undo = self._snapshot()
+        return self._advance(bar)
+
+    def _rebuild_with(self, bar: Bar) -> list[Signal]:
+        # the corrected bar replaces the last one: undo it, then advance again
+        self._restore(self._undo)
+        signals = self._advance(bar)
+        self.history[-1] = bar  # type: ignore[attr-defined]
+        self._last_bar = bar
+        self._last_signals = signals
+        return signals
+
+    def get_state(self) -> bytes:
+        """Checkpoint: the exact state after the last bar, plus what the base class
+        needs for its idempotency rules (last bar and its signals)."""
+        return msgspec.msgpack.encode({
+            "meta": self.meta,  # type: ignore[attr-defined]
+            "state": self._snapshot(),
+            "undo": self._undo,
+            "last_bar": self._last_bar,
+            "last_signals": self._last_signals,
+            "history": list(self.history),  # type: ignore[attr-defined]
+            "stale": self.stale_candles,  # type: ignore[attr-defined]
+        })
+
+    def set_state(self, blob: bytes) -> None:
+        data = msgspec.msgpack.decode(blob, type=dict[str, Any])
+        self._reset()  # type: ignore[attr-defined]
+        self.meta = msgspec.convert(data["meta"], SeriesMeta | None)
+        self._restore(self._thaw(data["state"]))
+        self._undo = self._thaw(data["undo"]) if data["undo"] is not None else None
+        self._last_bar = msgspec.convert(data["last_bar"], Bar | None)
+        self._last_signals = msgspec.convert(data["last_signals"], list[Signal])
+        self.history.clear()  # type: ignore[attr-defined]
+        self.history.extend(msgspec.convert(b, Bar) for b in data["history"])  # type: ignore[attr-defined]
+        self.last_open_time = self._last_bar.open_time if self._last_bar is not None else None
+        self.stale_candles = data.get("stale", 0)
+
+    def _thaw(self, raw: Any) -> tuple[Any, ...]:
+        """msgpack turns tuples into lists; detectors whose snapshot holds
+        tuples that must stay tuples override this."""
+        return tuple(raw)
