@@ -11,6 +11,8 @@ from detectors.records import Signal
 
 _DETECTORS: dict[str, str] = {
     "volume_surge": "detectors.volume_surge:VolumeSurge",
+    "candle_clustering": "detectors.candle_clustering:CandleClustering",
+    "momentum": "detectors.momentum:Momentum",
     "mean_reversion": "detectors.mean_reversion:MeanReversion",
     "candlestick_patterns": "detectors.candlestick_patterns:CandlestickPatterns",
 }

@@ -1,0 +1,95 @@
+"""Candle clustering (continuous multi-timeframe scanner): high-volume candles
+grouped into same-direction clusters, and the trend they form.
+
+Definitions are in :mod:`detectors.features.clustering`: a high-volume candle has at
+least ``hv_mult`` (2x) the mean volume of the ``volume_window`` (20) bars before it;
+clusters are runs of same-direction high-volume candles inside the last
+``cluster_lookback`` (50) bars; the directional ratio is the dominant side's share;
+follow-through is the share of the next ``follow_bars`` (3) closes moving the
+candle's way; a trend forms when the ratio is >= ``trend_ratio`` (0.7), follow-through
+>= ``follow_through_min`` (0.5) and at least ``min_cluster_candles`` (3) dominant
+candles are in the window. ``cluster_strength`` is 0-1.
+
+Signal: ``CLUSTER_TREND`` (bullish or bearish) on the bar where a trend forms - the
+previous bar had no formed trend or one in the other direction. ``score =
+100 * cluster_strength``; features carry the ratio, follow-through, strength and the
+bull/bear cluster and candle counts.
+
+Gaps: windows count bars, not minutes. Warm-up: ``volume_window`` bars.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+
+from detectors.base import Bar, BarArrays, SeriesMeta
+from detectors.features.clustering import (
+    ClusterArrays,
+    ClusterCounts,
+    ClusterTracker,
+    check_cluster_params,
+    cluster_features,
+    cluster_metrics,
+)
+from detectors.features.state import SnapshotDetector
+from detectors.records import Signal
+
+
+class CandleClusteringParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    volume_window: int = 20
+    hv_mult: float = 2.0
+    cluster_lookback: int = 50
+    follow_bars: int = 3
+    trend_ratio: float = 0.7
+    follow_through_min: float = 0.5
+    min_cluster_candles: int = 3
+
+
+class CandleClustering(SnapshotDetector):
+    name = "candle_clustering"
+    version = "1.0.0"
+    Params = CandleClusteringParams
+
+    def _check_params(self) -> None:
+        check_cluster_params(self.params, self.name)
+
+    @property
+    def warmup(self) -> int:
+        return self.params.volume_window
+
+    def _reset(self) -> None:
+        self._tracker = ClusterTracker(self.params)
+        self._prev_trend = 0  # signed direction of the formed trend on the previous bar
+
+    def _snapshot(self) -> tuple:
+        return (self._tracker.snapshot(), self._prev_trend)
+
+    def _restore(self, snap: tuple) -> None:
+        self._tracker.restore(snap[0])
+        self._prev_trend = snap[1]
+
+    def _signal(self, meta: SeriesMeta | None, open_time: int, close: float, k: ClusterCounts) -> Signal:
+        features = cluster_features(self.params, k)
+        return self.make_signal(meta, open_time, signal_type="CLUSTER_TREND",
+                                direction=features["cluster_direction"],
+                                score=100.0 * features["cluster_strength"], price=close,
+                                features=features)
+
+    def _advance(self, bar: Bar) -> list[Signal]:
+        k = self._tracker.update(bar.open, bar.close, bar.volume)
+        dom, _, _, formed, _ = cluster_metrics(self.params, k)
+        trend = dom if formed else 0
+        prev, self._prev_trend = self._prev_trend, trend
+        if trend == 0 or trend == prev:
+            return []
+        return [self._signal(self.meta, bar.open_time, bar.close, k)]
+
+    def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
+        arr = ClusterArrays(self.params, bars.open, bars.close, bars.volume)
+        dom, formed, _ = arr.metrics(self.params)
+        trend = np.where(formed, dom, 0)
+        prev = np.concatenate([[0], trend[:-1]])
+        hits = np.nonzero((trend != 0) & (trend != prev))[0]
+        return [self._signal(meta, int(bars.open_time[i]), float(bars.close[i]), arr.counts(int(i)))
+                for i in hits]

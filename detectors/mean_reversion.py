@@ -1,0 +1,103 @@
+"""Mean reversion (continuous multi-timeframe scanner): four exhaustion factors.
+
+Factors, votes and the score are defined in :mod:`detectors.features.reversion`
+(momentum exhaustion: >= 4 consecutive closes one way; volume exhaustion: peak
+volume >= 1.5x average and now >= 10% below the peak; excessive gain: >= 15% over
+5 bars; RSI(14) above 70 / below 30). Each agreeing factor adds 25 points to
+``reversion_score`` (0-100).
+
+A signal is emitted for bar ``t`` when ``reversion_score >= min_score`` and the
+direction is not neutral: ``REVERSION_BEARISH`` after an exhausted rise,
+``REVERSION_BULLISH`` after an exhausted fall. ``features.candidate`` is true when
+``reversion_score >= candidate_score``. ``score`` is the reversion score.
+
+Parameters (defaults): streak_min 4, volume_window 20, peak_lookback 5,
+volume_mult 1.5, volume_decline 0.10, gain_bars 5, gain_pct 15.0, rsi_period 14,
+rsi_overbought 70, rsi_oversold 30, min_score 50, candidate_score 75.
+
+Gaps: windows count bars, not minutes; missing bars are skipped, never padded.
+Warm-up: ``max(rsi_period, volume_window, gain_bars)`` bars.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import numpy as np
+
+from detectors.base import Bar, BarArrays, SeriesMeta
+from detectors.features.reversion import (
+    ReversionArrays,
+    ReversionState,
+    check_reversion_params,
+    reversion_features,
+    reversion_warmup,
+)
+from detectors.features.state import SnapshotDetector
+from detectors.records import Signal
+
+
+class MeanReversionParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    streak_min: int = 4
+    volume_window: int = 20
+    peak_lookback: int = 5
+    volume_mult: float = 1.5
+    volume_decline: float = 0.10
+    gain_bars: int = 5
+    gain_pct: float = 15.0
+    rsi_period: int = 14
+    rsi_overbought: float = 70.0
+    rsi_oversold: float = 30.0
+    min_score: float = 50.0
+    candidate_score: float = 75.0
+
+
+class MeanReversion(SnapshotDetector):
+    name = "mean_reversion"
+    version = "1.0.0"
+    Params = MeanReversionParams
+
+    def _check_params(self) -> None:
+        p = self.params
+        check_reversion_params(p, self.name)
+        if not 0 < p.min_score <= 100 or not 0 < p.candidate_score <= 100:
+            raise ValueError(f"detector {self.name}: min_score and candidate_score must be in (0, 100]")
+
+    @property
+    def warmup(self) -> int:
+        return reversion_warmup(self.params)
+
+    def _reset(self) -> None:
+        self._state = ReversionState(self.params)
+
+    def _emit(self, meta: SeriesMeta | None, open_time: int, inputs: tuple) -> Signal | None:
+        p = self.params
+        score, direction, features = reversion_features(p, *inputs)
+        if score < p.min_score or direction == "neutral":
+            return None
+        features["candidate"] = score >= p.candidate_score
+        kind = "REVERSION_BEARISH" if direction == "bearish" else "REVERSION_BULLISH"
+        return self.make_signal(meta, open_time, signal_type=kind, direction=direction,
+                                score=score, price=inputs[0], features=features)
+
+    def _snapshot(self) -> tuple:
+        return self._state.snapshot()
+
+    def _restore(self, snap: tuple) -> None:
+        self._state.restore(snap)
+
+    def _advance(self, bar: Bar) -> list[Signal]:
+        inputs = self._state.update(bar.close, bar.volume)
+        if inputs is None:
+            return []
+        sig = self._emit(self.meta, bar.open_time, inputs)
+        return [] if sig is None else [sig]
+
+    def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
+        arr = ReversionArrays(self.params, bars.close, bars.volume)
+        score, sign = arr.scores(self.params)
+        out: list[Signal] = []
+        for i in np.nonzero((score >= self.params.min_score) & (sign != 0))[0]:
+            sig = self._emit(meta, int(bars.open_time[i]), arr.inputs(int(i)))
+            if sig is not None:
+                out.append(sig)
+        return out

@@ -1,0 +1,103 @@
+"""Enhanced momentum (continuous multi-timeframe scanner).
+
+Definition (see :mod:`detectors.features.momentum`): ``|change_pct over
+change_bars| x volume_ratio``, boosted by ``(1 + cluster_strength)`` when candle
+clustering has formed a trend in the same direction, scaled to ``momentum_score``
+0-100 (``x score_scale``, capped) and labelled strong (>= ``strong_score``),
+moderate (>= ``moderate_score``) or weak.
+
+Signal: ``MOMENTUM_STRONG`` or ``MOMENTUM_MODERATE`` (direction = sign of the price
+change) on every bar whose strength is at least ``min_strength`` ("moderate" by
+default; "strong" emits only strong bars). ``score = momentum_score``; features
+carry the change, volume ratio, the boost and the clustering factors.
+
+Parameters (defaults): change_bars 5, volume_window 20, score_scale 10,
+strong_score 60, moderate_score 30, min_strength "moderate", and the clustering
+parameters hv_mult 2.0, cluster_lookback 50, follow_bars 3, trend_ratio 0.7,
+follow_through_min 0.5, min_cluster_candles 3.
+
+Gaps: windows count bars, not minutes. Warm-up: ``max(volume_window, change_bars)``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+import numpy as np
+
+from detectors.base import Bar, BarArrays, SeriesMeta
+from detectors.features.momentum import (
+    MomentumArrays,
+    MomentumState,
+    check_momentum_params,
+    momentum_features,
+    momentum_warmup,
+)
+from detectors.features.state import SnapshotDetector
+from detectors.records import Signal
+
+
+class MomentumParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    change_bars: int = 5
+    volume_window: int = 20
+    score_scale: float = 10.0
+    strong_score: float = 60.0
+    moderate_score: float = 30.0
+    min_strength: Literal["strong", "moderate"] = "moderate"
+    hv_mult: float = 2.0
+    cluster_lookback: int = 50
+    follow_bars: int = 3
+    trend_ratio: float = 0.7
+    follow_through_min: float = 0.5
+    min_cluster_candles: int = 3
+
+
+class Momentum(SnapshotDetector):
+    name = "momentum"
+    version = "1.0.0"
+    Params = MomentumParams
+
+    def _check_params(self) -> None:
+        check_momentum_params(self.params, self.name)
+        p = self.params
+        self._threshold = p.strong_score if p.min_strength == "strong" else p.moderate_score
+
+    @property
+    def warmup(self) -> int:
+        return momentum_warmup(self.params)
+
+    def _reset(self) -> None:
+        self._state = MomentumState(self.params)
+
+    def _snapshot(self) -> tuple:
+        return self._state.snapshot()
+
+    def _restore(self, snap: tuple) -> None:
+        self._state.restore(snap)
+
+    def _emit(self, meta: SeriesMeta | None, open_time: int, inputs: tuple) -> Signal | None:
+        score, sign, features = momentum_features(self.params, *inputs)
+        if score < self._threshold or sign == 0:
+            return None
+        kind = "MOMENTUM_STRONG" if features["momentum_strength"] == "strong" else "MOMENTUM_MODERATE"
+        return self.make_signal(meta, open_time, signal_type=kind,
+                                direction="bullish" if sign > 0 else "bearish", score=score,
+                                price=inputs[0], features=features)
+
+    def _advance(self, bar: Bar) -> list[Signal]:
+        inputs = self._state.update(bar.open, bar.close, bar.volume)
+        if inputs is None:
+            return []
+        sig = self._emit(self.meta, bar.open_time, inputs)
+        return [] if sig is None else [sig]
+
+    def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
+        arr = MomentumArrays(self.params, bars.open, bars.close, bars.volume)
+        score, sign = arr.scores()
+        out: list[Signal] = []
+        for i in np.nonzero((score >= self._threshold) & (sign != 0))[0]:
+            sig = self._emit(meta, int(bars.open_time[i]), arr.inputs(int(i)))
+            if sig is not None:
+                out.append(sig)
+        return out
