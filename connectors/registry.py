@@ -1,0 +1,49 @@
+"""Venue name -> Venue class. Adding an exchange is one line here.
+
+Entries are ``"module:Class"`` strings imported on first use, so importing the
+registry never imports every exchange's dependencies.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Mapping
+
+from connectors.base.venue import Venue, VenueConfig
+
+VENUES: dict[str, str] = {
+    "binance-spot": "connectors.binance.client:BinanceSpotVenue",
+    "binance-usdm": "connectors.binance.client:BinanceUsdmVenue",
+    "template": "connectors._template.client:TemplateVenue",
+}
+
+
+def venue_names() -> list[str]:
+    return sorted(n for n in VENUES if n != "template")
+
+
+def venue_class(name: str) -> type[Venue]:
+    target = VENUES.get(name)
+    if target is None:
+        raise KeyError(f"unknown venue {name!r}; known: {', '.join(venue_names())}")
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+def venue_config(name: str, environ: Mapping[str, str] | None = None,
+                 channels: tuple[str, ...] | None = None) -> VenueConfig:
+    """URLs for ``name``: ``SCANFLOW_<ENV>_WS_URL`` / ``SCANFLOW_<ENV>_REST_URL``
+    override the venue's defaults (read once, here)."""
+    cls = venue_class(name)
+    env = os.environ if environ is None else environ
+    prefix = f"SCANFLOW_{cls.env_name}_"
+    ws = env.get(prefix + "WS_URL") or cls.default_ws_url
+    rest = env.get(prefix + "REST_URL") or cls.default_rest_url
+    default_channels = cls().config.channels
+    return VenueConfig(ws_url=ws, rest_url=rest, channels=channels or default_channels)
+
+
+def make_venue(name: str, environ: Mapping[str, str] | None = None,
+               channels: tuple[str, ...] | None = None) -> Venue:
+    return venue_class(name)(venue_config(name, environ, channels))
