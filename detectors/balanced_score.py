@@ -1,0 +1,190 @@
+"""Balanced score (continuous multi-timeframe scanner): momentum vs mean reversion.
+
+Per bar it computes the enhanced momentum (``momentum_score`` 0-100 and its
+direction, :mod:`detectors.features.momentum`, including the clustering boost) and
+the mean-reversion factors (``reversion_score`` 0-100 and its direction,
+:mod:`detectors.features.reversion`), then:
+
+``combined_signed = momentum_weight * m + (1 - momentum_weight) * r`` where ``m`` and
+``r`` are the scores signed by direction (+ bullish, - bearish); when both agree this
+is exactly ``momentum x 0.6 + reversion x 0.4``; ``combined = |combined_signed|``.
+
+Classification, first match wins:
+
+1. ``reversion_score >= reversion_candidate`` (75) with a direction:
+   ``REVERSION_BULLISH`` / ``REVERSION_BEARISH``, score = reversion score
+   (exhaustion overrides momentum: the move that built it is what is exhausted);
+2. ``momentum_score >= strong_score`` (60) with a direction and
+   ``reversion_score <= momentum_max_reversion`` (25): ``MOMENTUM_BUY`` /
+   ``MOMENTUM_SELL``, score = momentum score;
+3. ``combined > strong_combined`` (60): ``STRONG_BUY`` / ``STRONG_SELL``;
+   ``combined >= weak_combined`` (40): ``WEAK_BUY`` / ``WEAK_SELL``; score = combined;
+4. otherwise ``NEUTRAL`` (emitted only with ``emit_neutral=True``).
+
+Worked example (a test): an 18% rise over 5 green candles, volume 2.3x its average
+and now declining, RSI 76 -> ``REVERSION_BEARISH`` with reversion score 100.
+
+Parameters: ``momentum_weight`` 0.6 (the bias), ``reversion_candidate`` 75,
+``momentum_max_reversion`` 25, ``strong_combined`` 60, ``weak_combined`` 40,
+``emit_neutral`` false, plus every parameter of ``mean_reversion`` and ``momentum``
+(same names and defaults; ``volume_window`` is shared).
+
+Gaps: windows count bars, not minutes. Warm-up: the larger of both warm-ups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from detectors.base import Bar, BarArrays, SeriesMeta
+from detectors.features.momentum import (
+    MomentumArrays,
+    MomentumState,
+    check_momentum_params,
+    momentum_features,
+    momentum_warmup,
+)
+from detectors.features.reversion import (
+    ReversionArrays,
+    ReversionState,
+    check_reversion_params,
+    reversion_features,
+    reversion_warmup,
+)
+from detectors.features.state import SnapshotDetector
+from detectors.records import Signal
+
+
+class BalancedScoreParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    momentum_weight: float = 0.6
+    reversion_candidate: float = 75.0
+    momentum_max_reversion: float = 25.0
+    strong_combined: float = 60.0
+    weak_combined: float = 40.0
+    emit_neutral: bool = False
+    # mean reversion
+    streak_min: int = 4
+    volume_window: int = 20
+    peak_lookback: int = 5
+    volume_mult: float = 1.5
+    volume_decline: float = 0.10
+    gain_bars: int = 5
+    gain_pct: float = 15.0
+    rsi_period: int = 14
+    rsi_overbought: float = 70.0
+    rsi_oversold: float = 30.0
+    # momentum and clustering
+    change_bars: int = 5
+    score_scale: float = 10.0
+    strong_score: float = 60.0
+    moderate_score: float = 30.0
+    hv_mult: float = 2.0
+    cluster_lookback: int = 50
+    follow_bars: int = 3
+    trend_ratio: float = 0.7
+    follow_through_min: float = 0.5
+    min_cluster_candles: int = 3
+
+
+_BUY_SELL = {1: "BUY", -1: "SELL"}
+_DIRECTION = {1: "bullish", -1: "bearish", 0: "neutral"}
+
+
+class BalancedScore(SnapshotDetector):
+    name = "balanced_score"
+    version = "1.0.0"
+    Params = BalancedScoreParams
+
+    def _check_params(self) -> None:
+        p = self.params
+        check_reversion_params(p, self.name)
+        check_momentum_params(p, self.name)
+        if not 0.0 <= p.momentum_weight <= 1.0:
+            raise ValueError(f"detector {self.name}: momentum_weight must be in [0, 1], got {p.momentum_weight}")
+        if not 0 < p.weak_combined <= p.strong_combined <= 100:
+            raise ValueError(f"detector {self.name}: need 0 < weak_combined <= strong_combined <= 100")
+
+    @property
+    def warmup(self) -> int:
+        return max(reversion_warmup(self.params), momentum_warmup(self.params))
+
+    def _reset(self) -> None:
+        self._rev = ReversionState(self.params)
+        self._mom = MomentumState(self.params)
+
+    def _snapshot(self) -> tuple:
+        return (self._rev.snapshot(), self._mom.snapshot())
+
+    def _restore(self, snap: tuple) -> None:
+        self._rev.restore(snap[0])
+        self._mom.restore(snap[1])
+
+    def _classify(self, ms: float, msign: int, rs: float, rsign: int) -> tuple[str, int, float, float]:
+        """(signal_type, sign, score, combined) - the one rule both paths use."""
+        p = self.params
+        w = p.momentum_weight
+        signed = w * (ms * msign) + (1.0 - w) * (rs * rsign)
+        combined = abs(signed)
+        csign = 1 if signed > 0.0 else -1 if signed < 0.0 else 0
+        if rs >= p.reversion_candidate and rsign != 0:
+            return ("REVERSION_BULLISH" if rsign > 0 else "REVERSION_BEARISH"), rsign, rs, combined
+        if ms >= p.strong_score and msign != 0 and rs <= p.momentum_max_reversion:
+            return "MOMENTUM_" + _BUY_SELL[msign], msign, ms, combined
+        if csign != 0 and combined > p.strong_combined:
+            return "STRONG_" + _BUY_SELL[csign], csign, combined, combined
+        if csign != 0 and combined >= p.weak_combined:
+            return "WEAK_" + _BUY_SELL[csign], csign, combined, combined
+        return "NEUTRAL", 0, combined, combined
+
+    def _emit(self, meta: SeriesMeta | None, open_time: int, rin: tuple, min_: tuple) -> Signal | None:
+        p = self.params
+        rs, rdir, rfeat = reversion_features(p, *rin)
+        ms, msign, mfeat = momentum_features(p, *min_)
+        rsign = 1 if rdir == "bullish" else -1 if rdir == "bearish" else 0
+        kind, sign, score, combined = self._classify(ms, msign, rs, rsign)
+        if kind == "NEUTRAL" and not p.emit_neutral:
+            return None
+        features: dict[str, Any] = {"combined_score": combined, "momentum_direction": _DIRECTION[msign],
+                                    "reversion_direction": rdir}
+        features.update(mfeat)
+        features.update({k: v for k, v in rfeat.items() if k != "direction"})
+        features["volume_ratio"] = mfeat["volume_ratio"]
+        features["peak_volume_ratio"] = rfeat["volume_ratio"]
+        return self.make_signal(meta, open_time, signal_type=kind, direction=_DIRECTION[sign],
+                                score=score, price=rin[0], features=features)
+
+    def _advance(self, bar: Bar) -> list[Signal]:
+        rin = self._rev.update(bar.close, bar.volume)
+        min_ = self._mom.update(bar.open, bar.close, bar.volume)
+        if rin is None or min_ is None:
+            return []
+        sig = self._emit(self.meta, bar.open_time, rin, min_)
+        return [] if sig is None else [sig]
+
+    def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
+        p = self.params
+        rev = ReversionArrays(p, bars.close, bars.volume)
+        mom = MomentumArrays(p, bars.open, bars.close, bars.volume)
+        rs, rsign = rev.scores(p)
+        ms, msign = mom.scores()
+        ready = rev.ready & mom.ready
+        if p.emit_neutral:
+            hits = np.nonzero(ready)[0]
+        else:
+            w = p.momentum_weight
+            combined = np.abs(w * (ms * msign) + (1.0 - w) * (rs * rsign))
+            emits = (
+                ((rs >= p.reversion_candidate) & (rsign != 0))
+                | ((ms >= p.strong_score) & (msign != 0) & (rs <= p.momentum_max_reversion))
+                | (combined >= p.weak_combined)
+            )
+            hits = np.nonzero(ready & emits)[0]
+        out: list[Signal] = []
+        for i in hits:
+            sig = self._emit(meta, int(bars.open_time[i]), rev.inputs(int(i)), mom.inputs(int(i)))
+            if sig is not None:
+                out.append(sig)
+        return out
