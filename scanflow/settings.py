@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     kafka_port: int = 29092
     partitions: int = 8
     #: Detectors the worker runs (one ``signals.<name>`` topic each).
-    detectors: list[str] = Field(default_factory=lambda: ["volume_surge"])
+    detectors: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["volume_surge"])
     #: Consumer group session timeout; the embedded broker makes a join wait half of it.
     session_timeout_ms: int = 10_000
     worker_batch_size: int = 1000
