@@ -82,7 +82,7 @@ class _YamlSource(PydanticBaseSettingsSource):
     """Values from the YAML file named by ``SCANFLOW_CONFIG`` (keys as field names)."""
 
     def __call__(self) -> dict[str, Any]:
-        path = os.environ.get("SCANFLOW_CONFIG")
+        path = _config_override or os.environ.get("SCANFLOW_CONFIG")
         if not path:
             return {}
         p = Path(path)
@@ -97,8 +97,20 @@ class _YamlSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
 
+_config_override: str | None = None
+
+
+def config_path() -> str | None:
+    """The YAML file in use, if any (passed on to child processes)."""
+    return _config_override or os.environ.get("SCANFLOW_CONFIG")
+
+
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
     """Read settings once. ``config`` names a YAML file (same as ``SCANFLOW_CONFIG``)."""
-    if config is not None:
-        os.environ["SCANFLOW_CONFIG"] = str(config)
-    return Settings(**overrides)
+    global _config_override
+    _config_override = str(config) if config is not None else None
+    try:
+        return Settings(**overrides)
+    except Exception:
+        _config_override = None
+        raise

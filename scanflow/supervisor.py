@@ -27,7 +27,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from scanflow.settings import Settings
+from scanflow.settings import Settings, config_path
 
 PR_SET_PDEATHSIG = 1
 
@@ -97,6 +97,9 @@ def child_env(settings: Settings, bootstrap: str) -> dict[str, str]:
         "SCANFLOW_DETECTORS": ",".join(settings.detectors),
         "PYTHONUNBUFFERED": "1",
     })
+    cfg = config_path()
+    if cfg:
+        env["SCANFLOW_CONFIG"] = str(Path(cfg).resolve())
     return env
 
 
