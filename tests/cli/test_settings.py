@@ -31,7 +31,6 @@ def test_bad_values_fail_with_a_message(tmp_path, monkeypatch):
     monkeypatch.delenv("SCANFLOW_API_PORT")
     with pytest.raises(FileNotFoundError, match="not a file"):
         load_settings(tmp_path / "nope.yaml")
-    monkeypatch.delenv("SCANFLOW_CONFIG")
 
 
 def test_detectors_from_a_comma_list(monkeypatch):
