@@ -16,6 +16,7 @@ _DETECTORS: dict[str, str] = {
     "momentum": "detectors.momentum:Momentum",
     "mean_reversion": "detectors.mean_reversion:MeanReversion",
     "candlestick_patterns": "detectors.candlestick_patterns:CandlestickPatterns",
+    "futures_consensus": "detectors.futures_consensus:FuturesConsensus",
 }
 
 

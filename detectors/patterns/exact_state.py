@@ -14,9 +14,12 @@ they ever saw, so replaying 64 bars would give a *different* state.
 ``_restore(snapshot)``
     Put the state back exactly as it was.
 
-and ``_advance(bar)`` in place of ``_step``. A corrected last bar restores the
-snapshot taken before that bar and advances with the new values; a checkpoint is
-the snapshot after the last bar (msgpack). Both are bit-exact.
+and ``_advance(bar)`` in place of ``_step``. A snapshot is taken before every
+``snapshot_every``-th bar and the bars advanced since are kept (at most
+``snapshot_every`` of them), so the per-bar cost of undo support is amortized. A
+corrected last bar restores the snapshot, replays the kept bars but the last one
+and advances with the new values; a checkpoint holds the state after the last
+bar plus that undo information (msgpack). Both are bit-exact.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ class ExactStateMixin:
     """Mix in *before* :class:`detectors.base.Detector` in the bases list."""
 
     _undo: Any = None
+    #: bars between undo snapshots (1 = before every bar)
+    snapshot_every: int = 32
 
     def _snapshot(self) -> tuple[Any, ...]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -44,12 +49,21 @@ class ExactStateMixin:
         raise NotImplementedError
 
     def _step(self, bar: Bar) -> list[Signal]:
-        self._undo = self._snapshot()
+        replay: list[Bar] | None = self.__dict__.get("_replay")
+        if replay is None or len(replay) >= self.snapshot_every:
+            self._undo = self._snapshot()
+            replay = self._replay = []
+        replay.append(bar)
         return self._advance(bar)
 
     def _rebuild_with(self, bar: Bar) -> list[Signal]:
-        # the corrected bar replaces the last one: undo it, then advance again
+        # the corrected bar replaces the last one: back to the snapshot, replay
+        # the bars after it but the last, then advance with the corrected bar
+        replay: list[Bar] = self._replay
         self._restore(self._undo)
+        for b in replay[:-1]:
+            self._advance(b)
+        replay[-1] = bar
         signals = self._advance(bar)
         self.history[-1] = bar  # type: ignore[attr-defined]
         self._last_bar = bar
@@ -63,6 +77,7 @@ class ExactStateMixin:
             "meta": self.meta,  # type: ignore[attr-defined]
             "state": self._snapshot(),
             "undo": self._undo,
+            "replay": list(self.__dict__.get("_replay") or []),
             "last_bar": self._last_bar,
             "last_signals": self._last_signals,
             "history": list(self.history),  # type: ignore[attr-defined]
@@ -75,6 +90,7 @@ class ExactStateMixin:
         self.meta = msgspec.convert(data["meta"], SeriesMeta | None)
         self._restore(self._thaw(data["state"]))
         self._undo = self._thaw(data["undo"]) if data["undo"] is not None else None
+        self._replay = [msgspec.convert(b, Bar) for b in data["replay"]] if self._undo is not None else None
         self._last_bar = msgspec.convert(data["last_bar"], Bar | None)
         self._last_signals = msgspec.convert(data["last_signals"], list[Signal])
         self.history.clear()  # type: ignore[attr-defined]

@@ -1,0 +1,253 @@
+"""Futures scanner: weighted consensus of six trend/momentum votes, a volatility
+regime that scales confidence, overextension and trap blocks, and a trade plan.
+
+Indicators (TA-Lib conventions, one fused O(1) step, see
+:mod:`detectors.patterns.futures_core`): EMA ``ema_fast``/``ema_slow`` (20/50),
+MACD 12/26/9, RSI 14, StochRSI 14/14/3, OBV with its EMA 20, Supertrend 10 x 3,
+ADX 14, Bollinger 20 x 2, ATR 14.
+
+Votes, each in [-1, 1]:
+
+* ``ema``: +1 when ``ema_fast > ema_slow`` and close > ``ema_fast``, -1 for the
+  mirror, otherwise +/-0.5 by the sign of ``ema_fast - ema_slow`` (0 if equal);
+* ``macd``: sign of the histogram;
+* ``rsi``: ``clamp((rsi - 50) / 20, -1, 1)``;
+* ``stochrsi``: sign of ``k - d``;
+* ``obv``: sign of ``obv - ema(obv)``;
+* ``supertrend``: its direction.
+
+``consensus = sum(w_i * vote_i) / sum(w_i)`` with weights ``w_ema`` 0.25,
+``w_macd`` 0.2, ``w_rsi`` 0.15, ``w_stochrsi`` 0.1, ``w_obv`` 0.1,
+``w_supertrend`` 0.2 (any non-negative values with a positive sum).
+
+Regime: ``high_volatility`` when Bollinger width / its mean over the last
+``bbw_lookback`` (50) bars >= ``hv_ratio`` (1.5); else ``trending`` when ADX >=
+``adx_trend`` (25); else ``ranging``. Confidence multiplier ``conf_trending``
+1.0, ``conf_ranging`` 0.7, ``conf_high_vol`` 0.6. ``score = 100 * |consensus| *
+multiplier``.
+
+Side: a long run starts when ``consensus >= entry_threshold`` (0.5) and lasts
+while ``consensus >= exit_threshold`` (0.25); short runs mirror it; otherwise
+flat. Each run signals once, on its first bar (hysteresis keeps a consensus that
+hovers around 0.5 from re-signalling):
+
+* blocks (checked in the signal's direction): *overextension* when close is
+  more than ``overext_atr`` (2.0) ATR beyond ``ema_fast``; *trap* when the bar's
+  wick against the trade is >= ``trap_wick`` (0.5) of its range or the bar's
+  range is >= ``trap_range_atr`` (2.5) times the ATR before it (an oversized
+  candle). A blocked entry emits ``FUTURES_LONG_BLOCKED`` /
+  ``FUTURES_SHORT_BLOCKED`` once per run (no trade plan) and the run stays
+  armed: its next unblocked bar emits the entry;
+* otherwise ``FUTURES_LONG`` / ``FUTURES_SHORT`` with a trade plan: entry =
+  close, stop = entry -/+ ``stop_atr`` (1.5) ATR, tp1/tp2 = entry +/-
+  ``tp1_atr`` (2.0) / ``tp2_atr`` (3.5) ATR, ``eta_bars`` = ceil(distance to tp1
+  / the last bar's ``ema_fast`` move) when that move points the trade's way,
+  capped at ``max_eta_bars`` (200), else None.
+
+Features: consensus, each vote, regime, confidence multiplier, adx, bb_width,
+bbw_ratio, rsi, stoch k/d, macd hist, atr, atr_pct, ema distance in ATR,
+ema_slope (the last bar's ``ema_fast`` move), supertrend line, block reasons.
+
+Warm-up: every indicator defined (69 bars with the defaults). Gaps: bars, not
+minutes (a gap joins the bars either side); invalid bars never enter state.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+from detectors.base import Bar, BarArrays, Detector, SeriesMeta
+from detectors.patterns.exact_state import ExactStateMixin
+from detectors.patterns.futures_core import FuturesIndicators
+from detectors.records import Signal, TradePlan
+
+
+class FuturesConsensusParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    ema_fast: int = 20
+    ema_slow: int = 50
+    macd_fast: int = 12
+    macd_slow: int = 26
+    macd_signal: int = 9
+    rsi_period: int = 14
+    stoch_k: int = 14
+    stoch_d: int = 3
+    obv_ema: int = 20
+    atr_period: int = 14
+    st_period: int = 10
+    st_mult: float = 3.0
+    adx_period: int = 14
+    bb_period: int = 20
+    bb_dev: float = 2.0
+    bbw_lookback: int = 50
+    w_ema: float = 0.25
+    w_macd: float = 0.2
+    w_rsi: float = 0.15
+    w_stochrsi: float = 0.1
+    w_obv: float = 0.1
+    w_supertrend: float = 0.2
+    adx_trend: float = 25.0
+    hv_ratio: float = 1.5
+    conf_trending: float = 1.0
+    conf_ranging: float = 0.7
+    conf_high_vol: float = 0.6
+    entry_threshold: float = 0.5
+    exit_threshold: float = 0.25
+    overext_atr: float = 2.0
+    trap_wick: float = 0.5
+    trap_range_atr: float = 2.5
+    stop_atr: float = 1.5
+    tp1_atr: float = 2.0
+    tp2_atr: float = 3.5
+    max_eta_bars: int = 200
+
+
+def _sign(x: float) -> float:
+    return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
+
+
+class FuturesConsensus(ExactStateMixin, Detector):
+    name = "futures_consensus"
+    version = "1.0.0"
+    Params = FuturesConsensusParams
+
+    def _check_params(self) -> None:
+        p = self.params
+        where = f"detector {self.name}"
+        periods = ("ema_fast", "ema_slow", "macd_fast", "macd_slow", "macd_signal", "rsi_period",
+                   "stoch_k", "stoch_d", "obv_ema", "atr_period", "st_period", "adx_period",
+                   "bb_period", "bbw_lookback", "max_eta_bars")
+        for f in periods:
+            if getattr(p, f) < 1:
+                raise ValueError(f"{where}: {f} must be >= 1, got {getattr(p, f)}")
+        if p.bb_period < 2:
+            raise ValueError(f"{where}: bb_period must be >= 2, got {p.bb_period}")
+        if p.macd_fast >= p.macd_slow:
+            raise ValueError(f"{where}: macd_fast must be < macd_slow, got {p.macd_fast} >= {p.macd_slow}")
+        weights = (p.w_ema, p.w_macd, p.w_rsi, p.w_stochrsi, p.w_obv, p.w_supertrend)
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ValueError(f"{where}: weights must be >= 0 with a positive sum, got {weights}")
+        if not (0 < p.entry_threshold <= 1) or not (0 <= p.exit_threshold <= p.entry_threshold):
+            raise ValueError(f"{where}: need 0 < entry_threshold <= 1 and 0 <= exit_threshold <= "
+                             f"entry_threshold, got {p.entry_threshold}, {p.exit_threshold}")
+        for f in ("st_mult", "bb_dev", "hv_ratio", "overext_atr", "trap_wick", "trap_range_atr",
+                  "stop_atr", "tp1_atr", "tp2_atr"):
+            if getattr(p, f) <= 0:
+                raise ValueError(f"{where}: {f} must be > 0, got {getattr(p, f)}")
+        self._wsum = sum(weights)
+
+    @property
+    def warmup(self) -> int:
+        return self._ind.wu
+
+    def _reset(self) -> None:
+        self._ind = FuturesIndicators(self.params)
+        self._side = 0  # side of the current run (0 = flat)
+        self._entered = False  # the run's entry was signalled
+        self._blocked = False  # the run's block was signalled
+
+    def _snapshot(self) -> tuple:
+        return (self._ind.snapshot(), self._side, self._entered, self._blocked)
+
+    def _restore(self, snap: tuple) -> None:
+        ind, self._side, self._entered, self._blocked = snap
+        self._ind.restore(tuple(ind))
+
+    # ---- one bar ----------------------------------------------------------------
+    def _advance(self, bar: Bar) -> list[Signal]:
+        return self._on_bar(self.meta, bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume)
+
+    def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
+                v: float) -> list[Signal]:
+        ind = self._ind
+        prev_atr = ind.atr
+        ind.step(h, lo, c, v)
+        if ind.n < ind.wu:
+            return []
+        p = self.params
+        ef, es = ind.ef, ind.es
+        if ef > es:
+            v_ema = 1.0 if c > ef else 0.5
+        elif ef < es:
+            v_ema = -1.0 if c < ef else -0.5
+        else:
+            v_ema = 0.0
+        v_macd = _sign(ind.hist)
+        v_rsi = max(-1.0, min(1.0, (ind.rsi - 50.0) / 20.0))
+        v_st = _sign(ind.k - ind.d)
+        v_obv = _sign(ind.obv - ind.obv_ema)
+        v_sup = float(ind.st_dir)
+        cons = (p.w_ema * v_ema + p.w_macd * v_macd + p.w_rsi * v_rsi + p.w_stochrsi * v_st
+                + p.w_obv * v_obv + p.w_supertrend * v_sup) / self._wsum
+        run = self._side
+        if run != 0 and cons * run >= p.exit_threshold:
+            side = run  # the run goes on (hysteresis)
+        else:
+            side = 1 if cons >= p.entry_threshold else -1 if cons <= -p.entry_threshold else 0
+        if side != run:
+            self._side = side
+            self._entered = False
+            self._blocked = False
+        if side == 0 or self._entered:
+            return []
+        atr = ind.atr
+        rng = h - lo
+        reasons = []
+        ext = (c - ef) / atr if atr > 0 else 0.0
+        if side * ext > p.overext_atr:
+            reasons.append("overextended")
+        top = o if o > c else c
+        bottom = c if o > c else o
+        wick_against = (h - top) if side > 0 else (bottom - lo)
+        if rng > 0 and wick_against >= p.trap_wick * rng:
+            reasons.append("trap_wick")
+        if prev_atr > 0 and rng >= p.trap_range_atr * prev_atr:
+            reasons.append("trap_oversized")
+        if reasons and self._blocked:
+            return []
+        bbw_mean = sum(ind.bbw_win) / len(ind.bbw_win)
+        bbw_ratio = ind.bbw / bbw_mean if bbw_mean > 0 else 0.0
+        if bbw_ratio >= p.hv_ratio:
+            regime, mult = "high_volatility", p.conf_high_vol
+        elif ind.adx >= p.adx_trend:
+            regime, mult = "trending", p.conf_trending
+        else:
+            regime, mult = "ranging", p.conf_ranging
+        direction = "bullish" if side > 0 else "bearish"
+        features = {
+            "consensus": cons, "votes": {"ema": v_ema, "macd": v_macd, "rsi": v_rsi, "stochrsi": v_st,
+                                         "obv": v_obv, "supertrend": v_sup},
+            "regime": regime, "confidence": mult, "adx": ind.adx, "bb_width": ind.bbw,
+            "bbw_ratio": bbw_ratio, "rsi": ind.rsi, "stoch_k": ind.k, "stoch_d": ind.d,
+            "macd_hist": ind.hist, "atr": atr, "atr_pct": 100.0 * atr / c, "ema_distance_atr": ext,
+            "ema_slope": ef - ind.ef_prev, "supertrend": ind.st_line, "blocked": reasons,
+        }
+        score = 100.0 * abs(cons) * mult
+        if reasons:
+            self._blocked = True
+            kind = "FUTURES_LONG_BLOCKED" if side > 0 else "FUTURES_SHORT_BLOCKED"
+            return [self.make_signal(meta, t, signal_type=kind, direction=direction, score=score,
+                                     price=c, features=features)]
+        self._entered = True
+        dist1 = p.tp1_atr * atr
+        slope = features["ema_slope"] * side
+        eta = min(p.max_eta_bars, math.ceil(dist1 / slope)) if slope > 0 else None
+        plan = TradePlan(entry=c, stop=c - side * p.stop_atr * atr, tp1=c + side * dist1,
+                         tp2=c + side * p.tp2_atr * atr, eta_bars=eta)
+        kind = "FUTURES_LONG" if side > 0 else "FUTURES_SHORT"
+        return [self.make_signal(meta, t, signal_type=kind, direction=direction, score=score, price=c,
+                                 features=features, trade_plan=plan)]
+
+    # ---- batch: the same step in a tight loop (exact by construction) ----------------
+    def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
+        run = type(self)(**msgspec.to_builtins(self.params))
+        out: list[Signal] = []
+        on_bar = run._on_bar
+        for t, o, h, lo, c, v in zip(bars.open_time.tolist(), bars.open.tolist(), bars.high.tolist(),
+                                     bars.low.tolist(), bars.close.tolist(), bars.volume.tolist(),
+                                     strict=True):
+            sigs = on_bar(meta, t, o, h, lo, c, v)
+            if sigs:
+                out.extend(sigs)
+        return out
