@@ -11,6 +11,7 @@ from detectors.records import Signal
 
 _DETECTORS: dict[str, str] = {
     "volume_surge": "detectors.volume_surge:VolumeSurge",
+    "vsa": "detectors.vsa:VSA",
     "balanced_score": "detectors.balanced_score:BalancedScore",
     "candle_clustering": "detectors.candle_clustering:CandleClustering",
     "momentum": "detectors.momentum:Momentum",
