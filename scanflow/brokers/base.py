@@ -136,9 +136,7 @@ def _cmdline(pid: int) -> str | None:
 
 
 def pid_alive(pid: int) -> bool:
-    """True when ``pid`` runs and is not a zombie (a zombie child of ours is reaped)."""
-    if _reap(pid) is not None:
-        return False
+    """True when ``pid`` runs and is not a zombie. Does not reap (exit codes stay collectable)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -147,8 +145,11 @@ def pid_alive(pid: int) -> bool:
         return True
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
     except OSError:
-        return True  # no procfs (macOS): kill(0) is all we know
+        # No procfs (macOS): a zombie child of ours is told apart by reaping it.
+        return _reap(pid) is None
     state = stat.rsplit(")", 1)[-1].split()[0]
     return state not in ("Z", "X")
 
@@ -350,6 +351,8 @@ class ManagedBroker(ABC):
         delay = 0.003
         while True:
             code = _reap(pid)
+            if code is None and not pid_alive(pid):
+                code = _reap(pid)  # it exited between the two checks
             if code is not None or not pid_alive(pid):
                 exit_note = f"exited with code {code}" if code is not None else "is gone"
                 raise BrokerError(
@@ -392,5 +395,6 @@ class ManagedBroker(ABC):
         end = time.monotonic() + 5.0
         while pid_alive(pid) and time.monotonic() < end:
             time.sleep(0.02)
+        _reap(pid)  # no zombie left when we started it ourselves
         if pid_alive(pid):
             raise BrokerError(f"{self.engine} broker: pid {pid} survived SIGKILL")
