@@ -1,0 +1,64 @@
+"""Retest of a broken level.
+
+Levels, breaks and retests come from :class:`detectors.levels.LevelBook` (see
+its docstring): within ``retest_window`` (20) bars after a level with at least
+``min_touches`` (2) touches is broken, price comes back to it and holds:
+
+* ``RETEST_SUPPORT`` (bullish): a broken resistance, the bar's low within
+  ``tolerance`` of the level and the close above it (old resistance now support);
+* ``RETEST_RESISTANCE`` (bearish): a broken support, the bar's high within
+  ``tolerance`` of it and the close below it.
+
+A close beyond the level on the wrong side first fails the breakout and the
+level is dropped (no signal). ``score = 50 + 30 * strength / 100 + 20 *
+hold`` where ``hold = min(1, |close - level| / (tolerance * level * 3))`` (a
+decisive close away from the level scores higher; 1 when tolerance is 0).
+Features: the level's fields, ``bars_since_break``, ``broken_at``, ``hold``.
+
+Warm-up: ``2 * swing_window + 2`` bars (a level, then a break). Gaps: bars.
+"""
+
+from __future__ import annotations
+
+from detectors.base import SeriesMeta
+from detectors.levels import (
+    BROKEN_AT,
+    BROKEN_I,
+    KIND,
+    PRICE,
+    TOUCHES,
+    LevelDetectorBase,
+    LevelParams,
+    level_features,
+)
+from detectors.records import Signal
+
+
+class Retest(LevelDetectorBase):
+    name = "retest"
+    version = "1.0.0"
+    Params = LevelParams
+
+    @property
+    def warmup(self) -> int:
+        return 2 * self.params.swing_window + 2
+
+    def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
+                v: float) -> list[Signal]:
+        p = self.params
+        book = self._book
+        events = book.update(t, h, lo, c)
+        hits = [lv for ev, lv in events if ev == "retest" and lv[TOUCHES] >= p.min_touches]
+        if not hits:
+            return []
+        best = max(hits, key=lambda lv: lv[TOUCHES])
+        level = best[PRICE]
+        scale = p.tolerance * level * 3.0
+        hold = min(1.0, abs(c - level) / scale) if scale > 0 else 1.0
+        f = level_features(best)
+        f.update(bars_since_break=book.i - best[BROKEN_I], broken_at=best[BROKEN_AT], hold=hold)
+        was_resistance = best[KIND] == "resistance"
+        return [self.make_signal(
+            meta, t, signal_type="RETEST_SUPPORT" if was_resistance else "RETEST_RESISTANCE",
+            direction="bullish" if was_resistance else "bearish",
+            score=50.0 + 30.0 * f["strength"] / 100.0 + 20.0 * hold, price=c, features=f)]
