@@ -17,6 +17,9 @@ _DETECTORS: dict[str, str] = {
     "momentum": "detectors.momentum:Momentum",
     "mean_reversion": "detectors.mean_reversion:MeanReversion",
     "candlestick_patterns": "detectors.candlestick_patterns:CandlestickPatterns",
+    "levels": "detectors.levels:SupportResistance",
+    "breakout": "detectors.breakout:Breakout",
+    "retest": "detectors.retest:Retest",
     "futures_consensus": "detectors.futures_consensus:FuturesConsensus",
 }
 

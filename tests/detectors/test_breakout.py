@@ -53,7 +53,7 @@ def at(sigs, bar: int):
 
 def test_level_book_touches_strength_and_base():
     book = LevelBook(swing_window=3, tolerance=0.003, max_levels=8, retest_window=20)
-    for j, (o, h, lo, c, v) in enumerate(range_rows()):
+    for j, (_o, h, lo, c, _v) in enumerate(range_rows()):
         book.update(T0 + j * MINUTE, h, lo, c)
     (res,) = book.res
     (sup,) = book.sup
