@@ -11,6 +11,7 @@ from detectors.records import Signal
 
 _DETECTORS: dict[str, str] = {
     "volume_surge": "detectors.volume_surge:VolumeSurge",
+    "weak_uptrend": "detectors.weak_uptrend:WeakUptrend",
     "vsa": "detectors.vsa:VSA",
     "balanced_score": "detectors.balanced_score:BalancedScore",
     "candle_clustering": "detectors.candle_clustering:CandleClustering",

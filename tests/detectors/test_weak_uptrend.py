@@ -1,0 +1,126 @@
+"""weak_uptrend: each weakness pattern W1-W5 (and the three W3 methods) positive and
+negative, W3 mandatory, uptrend context, evaluate_on, exact paths on real data."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from scanner_support import (
+    REAL_SERIES,
+    CandleBuilder,
+    assert_checkpoint_and_correction_exact,
+    assert_stream_equals_batch,
+    signals_at,
+    stream,
+)
+
+from detectors import registry
+from detectors.weak_uptrend import FLAGS, WeakUptrendParams, bar_flags
+
+pytestmark = pytest.mark.unit
+P = WeakUptrendParams()
+NAN = math.nan
+
+
+def flags(h, lo, c, v, *, rsi=50.0, h1=101.0, lo1=99.0, c1=100.5, c2=100.0, v1=100.0, rsi1=50.0,
+          mean_v=100.0, mean_s=2.0) -> dict[str, bool]:
+    return dict(zip(FLAGS, bar_flags(P, h, lo, c, v, rsi, h1, lo1, c1, c2, v1, rsi1, mean_v, mean_s), strict=True))
+
+
+# previous bar: high 101, low 99 (spread 2), close 100.5 (it gained 0.5), volume 100
+@pytest.mark.parametrize("flag, positive, negative", [
+    ("w1", dict(h=101.5, lo=100, c=101, v=80), dict(h=101.5, lo=100, c=101, v=120)),
+    ("w1", dict(h=101.5, lo=100, c=101, v=80), dict(h=100.9, lo=100, c=100.8, v=80)),
+    ("w2", dict(h=101.5, lo=99.6, c=101, v=100), dict(h=102.5, lo=100, c=102.2, v=100)),
+    ("w2", dict(h=101.5, lo=99.6, c=101, v=100), dict(h=101.0, lo=99.1, c=100.2, v=100)),
+    ("w3_smaller_gain", dict(h=101.2, lo=100, c=100.8, v=100), dict(h=101.6, lo=100, c=101.5, v=100)),
+    ("w3_rsi_divergence", dict(h=101.5, lo=100, c=101, v=100, rsi=60, rsi1=65), dict(h=101.5, lo=100, c=101, v=100, rsi=70, rsi1=65)),
+    ("w3_weak_close", dict(h=101.5, lo=100, c=100.6, v=100), dict(h=101.5, lo=100, c=101.2, v=100)),
+    ("w4", dict(h=101.5, lo=100, c=101, v=200), dict(h=101.5, lo=100, c=101, v=199)),
+    ("w5", dict(h=101, lo=97.5, c=98, v=100), dict(h=101, lo=98.5, c=98.7, v=100)),
+    ("w5", dict(h=101, lo=97.5, c=98, v=100), dict(h=103.5, lo=100, c=103, v=100)),
+])
+def test_each_pattern_positive_and_negative(flag: str, positive: dict, negative: dict) -> None:
+    assert flags(**positive)[flag] is True
+    assert flags(**negative)[flag] is False
+
+
+def test_missing_inputs_never_make_a_pattern() -> None:
+    got = flags(h=200, lo=1, c=2, v=1e9, h1=NAN, lo1=NAN, c1=NAN, c2=NAN, v1=NAN, rsi1=NAN,
+                mean_v=NAN, mean_s=NAN)
+    assert not any(got.values())
+
+
+def rising(n: int = 25) -> tuple[CandleBuilder, float]:
+    b = CandleBuilder()
+    p = 100.0
+    for _ in range(n):
+        b.add(p, p + 1.2, p - 0.2, p + 1.0, 100)
+        p += 1.0
+    return b, p
+
+
+def test_w1_w2_w3_on_one_bar_signal() -> None:
+    b, p = rising()
+    b.add(p, p + 0.5, p - 0.2, p + 0.3, 80)  # higher high, lower volume, smaller spread and gain
+    sigs = stream("weak_uptrend", b)
+    assert len(sigs) == 1 and sigs[0].open_time == b.last_open_time
+    s = sigs[0]
+    f = s.features
+    assert (s.signal_type, s.direction, s.score) == ("WEAK_UPTREND", "bearish", 60.0)
+    assert f["w1"] and f["w2"] and f["w3"] and f["w3_smaller_gain"] and not f["w4"] and not f["w5"]
+
+
+def three_without_w3() -> tuple[CandleBuilder, float]:
+    b, p = rising()
+    b.add(p, p + 1.1, p - 0.1, p + 1.0, 100)  # A: W2 only
+    p += 1.0
+    b.add(p, p + 2.1, p - 0.1, p + 2.0, 300)  # B: W4 only (bigger gain, more volume)
+    p += 2.0
+    return b, p
+
+
+def test_w3_is_mandatory() -> None:
+    b, p = three_without_w3()
+    b.add(p, p + 0.1, p - 2.5, p - 1.0, 100)  # C: W5 only, no higher high
+    sigs = stream("weak_uptrend", b)
+    assert sigs == [], "W2 + W4 + W5 without momentum loss is not a weak uptrend"
+    b, p = three_without_w3()
+    b.add(p, p + 0.3, p - 2.5, p - 1.5, 100)  # C': higher high, lower volume, weak close, wide + lower
+    s = signals_at(stream("weak_uptrend", b), b.last_open_time)[0]
+    f = s.features
+    assert s.score == 100.0 and f["pattern_count"] == 5 and f["w3_weak_close"] and f["w5"] and f["w4"]
+
+
+def test_no_signal_without_uptrend() -> None:
+    b = CandleBuilder()
+    p = 200.0
+    for _ in range(25):  # falling market
+        b.add(p, p + 0.2, p - 1.2, p - 1.0, 100)
+        p -= 1.0
+    b.add(p, p + 0.5, p - 0.2, p + 0.3, 80)  # the same W1+W2+W3 bar
+    assert stream("weak_uptrend", b) == []
+
+
+def test_evaluate_on_last_closed() -> None:
+    b, p = rising()
+    b.add(p, p + 0.5, p - 0.2, p + 0.3, 80)
+    t = b.last_open_time
+    assert stream("weak_uptrend", b, evaluate_on="last_closed") == []
+    b.add(p + 0.3, p + 0.4, p + 0.1, p + 0.2, 80)
+    sigs = stream("weak_uptrend", b, evaluate_on="last_closed")
+    assert [s.open_time for s in sigs] == [t]
+    with pytest.raises(ValueError, match="weak_uptrend: evaluate_on"):
+        registry.create("weak_uptrend", evaluate_on="now")
+
+
+@pytest.mark.parametrize("evaluate_on", ["current", "last_closed"])
+@pytest.mark.parametrize("series", sorted(REAL_SERIES))
+def test_streaming_equals_batch_on_real_candles(series: str, evaluate_on: str) -> None:
+    sigs = assert_stream_equals_batch("weak_uptrend", REAL_SERIES[series](), evaluate_on=evaluate_on)
+    assert sigs and all(s.features["w3"] and s.features["pattern_count"] >= 3 for s in sigs)
+
+
+def test_checkpoint_and_correction_are_exact() -> None:
+    assert_checkpoint_and_correction_exact("weak_uptrend", REAL_SERIES["xrp_eth_1m"](), evaluate_on="last_closed")
