@@ -18,6 +18,7 @@ _DETECTORS: dict[str, str] = {
     "momentum": "detectors.momentum:Momentum",
     "mean_reversion": "detectors.mean_reversion:MeanReversion",
     "candlestick_patterns": "detectors.candlestick_patterns:CandlestickPatterns",
+    "trend_score": "detectors.trend_score:TrendScore",
     "levels": "detectors.levels:SupportResistance",
     "breakout": "detectors.breakout:Breakout",
     "retest": "detectors.retest:Retest",
