@@ -11,6 +11,8 @@ from detectors.records import Signal
 
 _DETECTORS: dict[str, str] = {
     "volume_surge": "detectors.volume_surge:VolumeSurge",
+    "pin_down": "detectors.pin_down:PinDown",
+    "vsa_confluence": "detectors.vsa_confluence:VSAConfluence",
     "weak_uptrend": "detectors.weak_uptrend:WeakUptrend",
     "vsa": "detectors.vsa:VSA",
     "balanced_score": "detectors.balanced_score:BalancedScore",

@@ -1,0 +1,138 @@
+"""VSA confluence: high volume + spread breakout + momentum breakout on one bar.
+
+At bar ``t`` (windows end before ``t``; bars, not minutes):
+
+* **high volume**: ``volume_ratio = volume / mean volume of the window (20) bars``
+  ``>= volume_mult`` (2.0);
+* **spread breakout**: ``high - low`` above the largest spread of the
+  ``spread_lookback`` (10) bars before;
+* **momentum breakout**: close above the highest close (bullish) / below the lowest
+  close (bearish) of the ``momentum_lookback`` (10) bars before;
+* **close off low** ``= 100 * (close - low) / (high - low)``: at least
+  ``min_close_off_low`` (60) for bullish, at most ``100 - min_close_off_low`` for
+  bearish.
+
+``VSA_CONFLUENCE`` is emitted when all hold. Component scores (0-100):
+``volume_score = min(100, 50 * volume_ratio / volume_mult)``, ``spread_score =
+min(100, 50 * spread / previous max spread)``, ``momentum_score = min(100, 50 + 5000
+* |close / previous extreme close - 1|)`` (a 1% break scores 100), ``close_score =``
+close off low (bullish) or ``100 -`` it (bearish); ``score`` is their mean.
+
+``evaluate_on``: "current" (default) or "last_closed" (see
+:mod:`detectors.features.evaluate_on`). Flat windows (mean volume 0) never signal.
+Warm-up: ``max(window, spread_lookback, momentum_lookback)``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from detectors.base import Bar, BarArrays, SeriesMeta
+from detectors.features.evaluate_on import EvaluateOnDetector
+from detectors.features.window import seq_sum, trailing_max, trailing_mean, trailing_min
+from detectors.records import Signal
+
+
+class VSAConfluenceParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    window: int = 20
+    volume_mult: float = 2.0
+    spread_lookback: int = 10
+    momentum_lookback: int = 10
+    min_close_off_low: float = 60.0
+    evaluate_on: str = "current"
+
+
+class VSAConfluence(EvaluateOnDetector):
+    name = "vsa_confluence"
+    version = "1.0.0"
+    Params = VSAConfluenceParams
+
+    def _check_params(self) -> None:
+        p = self.params
+        self._check_evaluate_on()
+        if p.window < 2 or p.spread_lookback < 1 or p.momentum_lookback < 1:
+            raise ValueError("detector vsa_confluence: window >= 2, spread_lookback and momentum_lookback >= 1")
+        if p.volume_mult <= 0 or not 50.0 <= p.min_close_off_low <= 100.0:
+            raise ValueError("detector vsa_confluence: volume_mult > 0 and min_close_off_low in [50, 100]")
+
+    @property
+    def warmup(self) -> int:
+        p = self.params
+        return max(p.window, p.spread_lookback, p.momentum_lookback)
+
+    def _reset(self) -> None:
+        p = self.params
+        self._reset_pending()
+        self._seen = 0
+        self._vols: deque[float] = deque(maxlen=p.window)
+        self._spreads: deque[float] = deque(maxlen=p.spread_lookback)
+        self._closes: deque[float] = deque(maxlen=p.momentum_lookback)
+
+    def _evaluate(self, meta: SeriesMeta | None, open_time: int, h: float, lo: float, c: float,
+                  v: float, mean_v: float, max_spread: float, hi_close: float,
+                  lo_close: float) -> Signal | None:
+        p = self.params
+        spread = h - lo
+        if mean_v <= 0.0 or spread <= 0.0:
+            return None
+        ratio = v / mean_v
+        if ratio < p.volume_mult or not spread > max_spread:
+            return None
+        col = 100.0 * (c - lo) / spread
+        if c > hi_close and col >= p.min_close_off_low:
+            direction, ref, close_score = "bullish", hi_close, col
+        elif c < lo_close and col <= 100.0 - p.min_close_off_low:
+            direction, ref, close_score = "bearish", lo_close, 100.0 - col
+        else:
+            return None
+        volume_score = min(100.0, 50.0 * ratio / p.volume_mult)
+        spread_score = min(100.0, 50.0 * spread / max_spread) if max_spread > 0.0 else 100.0
+        momentum_score = min(100.0, 50.0 + 5000.0 * abs(c / ref - 1.0))
+        score = (volume_score + spread_score + momentum_score + close_score) / 4.0
+        features: dict[str, Any] = {
+            "volume_ratio": ratio, "close_off_low_pct": col, "volume_score": volume_score,
+            "spread_score": spread_score, "momentum_score": momentum_score, "close_score": close_score,
+            "previous_max_spread": max_spread, "breakout_close": ref,
+            "evaluated_on": p.evaluate_on,
+        }
+        return self.make_signal(meta, open_time, signal_type="VSA_CONFLUENCE", direction=direction,
+                                score=score, price=c, features=features)
+
+    def _evaluate_step(self, bar: Bar) -> list[Signal]:
+        p = self.params
+        out: list[Signal] = []
+        if self._seen >= self.warmup:
+            sig = self._evaluate(self.meta, bar.open_time, bar.high, bar.low, bar.close, bar.volume,
+                                 seq_sum(self._vols) / p.window, max(self._spreads),
+                                 max(self._closes), min(self._closes))
+            if sig is not None:
+                out.append(sig)
+        self._seen += 1
+        self._vols.append(bar.volume)
+        self._spreads.append(bar.high - bar.low)
+        self._closes.append(bar.close)
+        return out
+
+    def _evaluate_batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
+        p = self.params
+        h, lo, c, v = bars.high, bars.low, bars.close, bars.volume
+        mean_v = trailing_mean(v, p.window)
+        spread = h - lo
+        max_spread = trailing_max(spread, p.spread_lookback)
+        hi_close = trailing_max(c, p.momentum_lookback)
+        lo_close = trailing_min(c, p.momentum_lookback)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cand = (v / mean_v >= p.volume_mult) & (spread > max_spread) & ((c > hi_close) | (c < lo_close))
+        cand[: self.warmup] = False
+        out: list[Signal] = []
+        for i in np.nonzero(cand)[0]:
+            sig = self._evaluate(meta, int(bars.open_time[i]), float(h[i]), float(lo[i]), float(c[i]),
+                                 float(v[i]), float(mean_v[i]), float(max_spread[i]),
+                                 float(hi_close[i]), float(lo_close[i]))
+            if sig is not None:
+                out.append(sig)
+        return out
