@@ -22,7 +22,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from streams.records import DeadLetter
 
@@ -36,6 +36,23 @@ class TopicPartition:
 
     def __str__(self) -> str:
         return f"{self.topic}[{self.partition}]"
+
+
+class Message(Protocol):
+    """What a sink reads of a Kafka message; aiokafka's ConsumerRecord fits."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def timestamp(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +72,7 @@ class SinkBatch:
     """Consecutive messages of one topic-partition, in offset order."""
 
     tp: TopicPartition
-    messages: Sequence[RawMessage]
+    messages: Sequence[Message]
 
     @property
     def first_offset(self) -> int:
@@ -69,7 +86,7 @@ class SinkBatch:
         return len(self.messages)
 
     @classmethod
-    def of(cls, messages: Sequence[RawMessage]) -> SinkBatch:
+    def of(cls, messages: Sequence[Message]) -> SinkBatch:
         """A batch from messages that all belong to one topic-partition."""
         if not messages:
             raise ValueError("a SinkBatch needs at least one message")

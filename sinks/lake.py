@@ -136,6 +136,7 @@ class LakeStats:
     duplicates_dropped: int = 0
     rejected: int = 0
     orphans_removed: int = 0
+    redelivered_skipped: int = 0
     flushes: int = 0
     seeded_ids: int = 0
 
@@ -149,14 +150,18 @@ class LakeSink(Sink):
     ``recent_ids`` bounds the duplicate-signal memory (ids, not rows);
     ``seed_days`` is how many of the newest ``date=`` partitions of the
     signal datasets are read at assignment to seed it. ``compression`` is the
-    parquet codec. No I/O happens in the constructor.
+    parquet codec. ``topic_prefix`` namespaces the topics (``staging.`` reads
+    ``staging.md.candles``); the datasets are chosen by the name after it.
+    No I/O happens in the constructor.
     """
 
     name = "lake"
 
     def __init__(self, lake_dir: str | os.PathLike[str], *, recent_ids: int = 1_000_000,
-                 seed_days: int = 2, compression: str = "zstd", fsync: bool = True) -> None:
+                 seed_days: int = 2, compression: str = "zstd", fsync: bool = True,
+                 topic_prefix: str = "") -> None:
         self.lake_dir = Path(lake_dir)
+        self.topic_prefix = topic_prefix
         self.seed_days = seed_days
         self.compression = compression
         self.fsync = fsync
@@ -165,6 +170,8 @@ class LakeSink(Sink):
         self._recent_capacity = recent_ids
         self._seeded: set[str] = set()
         self._broken: str | None = None
+        #: next offset expected per assigned partition (None: anything, the lake has none)
+        self._next: dict[TopicPartition, int | None] = {}
         self.stats_ = LakeStats()
 
     # -- paths -------------------------------------------------------------
@@ -224,7 +231,10 @@ class LakeSink(Sink):
         markers = {tp: self.read_marker(tp) for tp in tps}
         by_dataset: dict[str, list[TopicPartition]] = {}
         for tp in tps:
-            by_dataset.setdefault(dataset_for_topic(tp.topic).name, []).append(tp)
+            try:
+                by_dataset.setdefault(self.dataset_for(tp.topic).name, []).append(tp)
+            except KeyError as exc:
+                raise SinkError("assign", tp, str(exc)) from None
         for ds_name, ds_tps in by_dataset.items():
             dataset = DATASETS[ds_name]
             wanted = {(tp.topic, tp.partition): markers[tp] for tp in ds_tps}
@@ -242,9 +252,11 @@ class LakeSink(Sink):
                     self.stats_.orphans_removed += 1
             if dataset.dedupe_key is not None:
                 self._seed_recent_ids(dataset)
+        positions = {tp: (None if m is None else m + 1) for tp, m in markers.items()}
         for tp in tps:
             self._pending.pop(tp, None)
-        return {tp: (None if m is None else m + 1) for tp, m in markers.items()}
+            self._next[tp] = positions[tp]
+        return positions
 
     def _recent_for(self, dataset: Dataset) -> RecentIds:
         rec = self._recent.get(dataset.name)
@@ -293,10 +305,25 @@ class LakeSink(Sink):
         tp = batch.tp
         self._check_usable("write", tp)
         try:
-            dataset = dataset_for_topic(tp.topic)
+            dataset = self.dataset_for(tp.topic)
         except KeyError as exc:
             raise SinkError("write", tp, str(exc)) from None
+        if tp not in self._next:
+            raise SinkError("write", tp, "partition is not assigned to this sink; call assign() first")
         msgs = batch.messages
+        expected = self._next[tp]
+        if expected is not None and msgs[0].offset < expected:
+            # fetched before a rebalance moved the position back: already landed or buffered
+            fresh = [m for m in msgs if m.offset >= expected]
+            self.stats_.redelivered_skipped += len(msgs) - len(fresh)
+            if not fresh:
+                return []
+            batch = SinkBatch(tp, fresh)
+            msgs = batch.messages
+        for prev, cur in zip(msgs, msgs[1:], strict=False):
+            if cur.offset <= prev.offset:
+                raise SinkError("write", tp, f"offsets not increasing in batch: {prev.offset} then {cur.offset}")
+        self._next[tp] = msgs[-1].offset + 1
         offsets = [m.offset for m in msgs]
         decoded = dataset.decode(tp.topic, tp.partition, offsets, [m.value for m in msgs])
         frame = decoded.frame
@@ -317,14 +344,19 @@ class LakeSink(Sink):
         pending = self._pending.get(tp)
         if pending is None:
             pending = self._pending[tp] = _Pending(dataset, batch.first_offset, batch.last_offset)
-        elif batch.first_offset <= pending.last_offset:
-            raise SinkError("write", tp, f"batch starts at offset {batch.first_offset}, not after "
-                                         f"{pending.last_offset} already buffered (out of order)")
         pending.last_offset = batch.last_offset
         if frame.height:
             pending.frames.append(frame)
             pending.rows += frame.height
         return letters
+
+    def dataset_for(self, topic: str) -> Dataset:
+        """The dataset of ``topic`` (after the topic prefix); KeyError if none."""
+        if self.topic_prefix:
+            if not topic.startswith(self.topic_prefix):
+                raise KeyError(f"topic {topic!r} lacks the sink's topic prefix {self.topic_prefix!r}")
+            topic = topic[len(self.topic_prefix):]
+        return dataset_for_topic(topic)
 
     def _check_usable(self, step: str, tp: TopicPartition | None) -> None:
         if self._broken is not None:
@@ -440,6 +472,7 @@ class LakeSink(Sink):
 
     def revoke(self, partitions: Iterable[TopicPartition]) -> None:
         for tp in partitions:
+            self._next.pop(tp, None)
             pending = self._pending.pop(tp, None)
             if pending is not None and pending.rows:
                 # never silently: the runner flushes before revoking

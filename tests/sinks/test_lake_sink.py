@@ -250,16 +250,35 @@ def test_garbage_on_the_deadletter_topic_is_kept_not_republished(tmp_path):
     assert data_files(tmp_path, "deadletter")[0].parent.name == "date=2023-11-14"
 
 
-def test_out_of_order_batches_and_unknown_topics_are_errors_naming_the_partition(tmp_path, eth_candles):
+def test_redelivered_offsets_are_skipped_and_unassigned_or_unknown_topics_are_errors(tmp_path, eth_candles):
     sink = LakeSink(tmp_path)
     sink.assign([C1M])
     sink.write(SinkBatch.of(messages(C1M.topic, eth_candles[:10], start_offset=10)))
-    with pytest.raises(SinkError, match=r"md\.candles\.1m\[0\].*out of order"):
-        sink.write(SinkBatch.of(messages(C1M.topic, eth_candles[:10], start_offset=5)))
+    # a fetch from before a rebalance re-delivers 5..14 after 10..19 were buffered
+    assert sink.write(SinkBatch.of(messages(C1M.topic, eth_candles[:10], start_offset=5))) == []
+    sink.write(SinkBatch.of(messages(C1M.topic, eth_candles[10:20], start_offset=20)))
+    assert sink.stats()["redelivered_skipped"] == 10
+    assert sink.flush() == {C1M: 30}
+    assert sorted(r["_offset"] for r in read_dataset(tmp_path, "candles")) == list(range(10, 30))
+    with pytest.raises(SinkError, match=r"md\.candles\.1m\[1\].*not assigned"):
+        sink.write(SinkBatch.of(messages(C1M.topic, eth_candles[:1], partition=1)))
     with pytest.raises(SinkError, match="'weird.topic' has no lake dataset"):
-        sink.write(SinkBatch.of(messages("weird.topic", eth_candles[:1])))
+        sink.assign([TopicPartition("weird.topic", 0)])
+    sink.write(SinkBatch.of(messages(C1M.topic, eth_candles[:1], start_offset=30)))
     with pytest.raises(SinkError, match="still buffered"):
         sink.close()
+
+
+def test_topic_prefix_namespaces_topics(tmp_path, eth_candles):
+    tp = TopicPartition("staging.md.candles", 2)
+    sink = LakeSink(tmp_path, topic_prefix="staging.")
+    sink.assign([tp])
+    sink.write(SinkBatch.of(messages(tp.topic, eth_candles[:5], partition=2)))
+    sink.flush()
+    assert [f.name for f in data_files(tmp_path, "candles")] == ["part-staging.md.candles-2-0.parquet"]
+    assert (tmp_path / "_progress" / "staging.md.candles-2.json").is_file()
+    with pytest.raises(SinkError, match="lacks the sink's topic prefix"):
+        sink.assign([TopicPartition("md.candles", 0)])
 
 
 def test_signal_without_optional_fields_gets_contract_defaults(tmp_path, eth_candles):
