@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ import msgspec
 from connectors.backoff import Backoff
 from connectors.base.connection import WsConnection
 from connectors.base.publish import Publisher
-from connectors.base.rest import RestClient
+from connectors.base.rest import RestClient, rest_row_to_candle
 from connectors.base.venue import Venue
 from connectors.clock import ClockSkew, now_ms
 from connectors.dedup import CandleDedup, Seen
@@ -397,7 +396,11 @@ class Connector:
             now = self.clock()
             rows = await self.rest.fetch_ohlcv(symbol, since, page)
             for row in rows:
-                candle = self.rest_candle(symbol, row, now)
+                try:
+                    candle = self.rest_candle(symbol, row, now)
+                except RecordError as exc:
+                    await self._dead_letter(exc, msgspec.json.encode(row), now)
+                    continue
                 if candle is not None and candle.open_time >= since:
                     out.append(candle)
             if len(rows) < page or not out or out[-1].open_time < since:
@@ -406,15 +409,8 @@ class Connector:
 
     def rest_candle(self, symbol: str, row: list[float], now: int, provenance: str = "rest_backfill") -> Candle | None:
         """A REST OHLCV row as a Candle, or None if it has not closed yet at ``now``."""
-        open_time = int(row[0])
-        close_time = open_time + MINUTE_MS - 1
-        if close_time >= now:
-            return None
-        volume = row[5] if row[5] is not None and not math.isnan(row[5]) else 0.0
-        return Candle(exchange=self.venue.exchange, market=self.venue.market, symbol=symbol, tf="1m",
-                      open_time=open_time, close_time=close_time, open=float(row[1]), high=float(row[2]),
-                      low=float(row[3]), close=float(row[4]), volume=float(volume), provenance=provenance,
-                      event_time=close_time + 1, received_at=now)
+        return rest_row_to_candle(self.venue.exchange, self.venue.market, symbol, "1m", row, now,
+                                  provenance=provenance)
 
     async def _complete_backfill(self, job: _BackfillJob, fetched: list[Candle]) -> None:
         st = self._state(job.symbol)
@@ -488,7 +484,11 @@ class Connector:
                 ours = published.get(int(row[0]))
                 if ours is None:
                     continue
-                theirs = self.rest_candle(symbol, row, now, provenance="correction")
+                try:
+                    theirs = self.rest_candle(symbol, row, now, provenance="correction")
+                except RecordError as exc:
+                    await self._dead_letter(exc, msgspec.json.encode(row), now)
+                    continue
                 if theirs is not None and _differs(ours, theirs):
                     log.warning("%s %s: audit found candle %d differs from REST; publishing correction",
                                 self.venue.name, symbol, ours.open_time)

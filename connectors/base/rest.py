@@ -7,7 +7,11 @@ the exchange's documented weights).
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Protocol
+
+from detectors.timeframes import TIMEFRAME_MS
+from streams.records import Candle, RecordError, validate_candle
 
 if TYPE_CHECKING:
     from connectors.base.venue import Venue
@@ -59,5 +63,33 @@ class CcxtRest:
         rows = await self.exchange.fetch_ohlcv(self.ccxt_symbol(symbol), "1m", since=since, limit=limit)
         return [list(r) for r in rows]
 
+    async def fetch_ohlcv_tf(self, symbol: str, tf: str, since: int, limit: int) -> list[list[float]]:
+        """Like :meth:`fetch_ohlcv` for any timeframe ccxt knows (backfill of higher timeframes)."""
+        if not self._ccxt_symbol:
+            await self.load_markets()
+        rows = await self.exchange.fetch_ohlcv(self.ccxt_symbol(symbol), tf, since=since, limit=limit)
+        return [list(r) for r in rows]
+
     async def close(self) -> None:
         await self.exchange.close()
+
+
+def rest_row_to_candle(exchange: str, market: str, symbol: str, tf: str, row: list[Any], now: int,
+                       received_at: int | None = None, provenance: str = "rest_backfill") -> Candle | None:
+    """A ccxt OHLCV row as a validated Candle; None while the candle is still open at ``now``."""
+    open_time = int(row[0])
+    close_time = open_time + TIMEFRAME_MS[tf] - 1
+    if close_time >= now:
+        return None
+    volume = row[5]
+    if volume is None or (isinstance(volume, float) and math.isnan(volume)):
+        volume = 0.0
+    candle = Candle(exchange=exchange, market=market, symbol=symbol, tf=tf, open_time=open_time,
+                    close_time=close_time, open=float(row[1]), high=float(row[2]), low=float(row[3]),
+                    close=float(row[4]), volume=float(volume), provenance=provenance,
+                    event_time=close_time + 1, received_at=received_at if received_at is not None else now)
+    try:
+        return validate_candle(candle)
+    except RecordError as exc:
+        raise RecordError(exc.reason, f"{exchange}:{market} {symbol} {tf} {open_time}: {exc.detail}",
+                          field=exc.field) from None
