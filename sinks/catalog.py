@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from sinks.datasets import DATASETS, Dataset
@@ -169,13 +170,17 @@ def open_catalog(lake_dir: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
     return LakeCatalog(lake_dir).connection()
 
 
-def query(lake_dir: str | os.PathLike[str], sql: str) -> pa.Table:
+def query(lake_dir: str | os.PathLike[str], sql: str) -> pd.DataFrame:
     """Run ``sql`` against the lake's views (``scanflow sql "SELECT ..."``).
 
-    Returns a pyarrow Table; DuckDB errors (syntax, unknown column) propagate
-    as ``duckdb.Error`` with DuckDB's message."""
+    Returns a pandas DataFrame (empty, with columns, when nothing matches);
+    DuckDB errors (syntax, unknown column) propagate as ``duckdb.Error`` with
+    DuckDB's message."""
     con = open_catalog(lake_dir)
     try:
-        return con.sql(sql).to_arrow_table()
+        rel = con.sql(sql)
+        if rel is None:  # a statement without a result (SET, CREATE VIEW ...)
+            return pd.DataFrame()
+        return rel.df()
     finally:
         con.close()

@@ -52,7 +52,7 @@ def test_signal_json_features_and_struct_trade_plan_are_queryable(tmp_path, eth_
     sigs = signals_for(eth_candles[:10])
     write_lake(tmp_path, {"signals.volume_surge": sigs})
     got = query(tmp_path, "SELECT id, CAST(features->>'$.window' AS INTEGER) AS w, trade_plan.stop AS stop "
-                          "FROM signals ORDER BY open_time").to_pylist()
+                          "FROM signals ORDER BY open_time").to_dict("records")
     assert [(g["id"], g["w"], g["stop"]) for g in got] == [(s.id, 20, s.trade_plan.stop) for s in sigs]
 
 
@@ -76,6 +76,11 @@ def test_long_lived_catalog_sees_data_landing_after_it_opened(tmp_path, eth_cand
     write_lake(tmp_path, {"signals.volume_surge": signals_for(eth_candles[3:5])})
     assert cat.query("SELECT count(*) AS n FROM signals").column("n").to_pylist() == [5]
     cat.close()
+
+
+def test_query_returns_a_dataframe_even_when_empty(tmp_path):
+    df = query(tmp_path, "SELECT symbol, close FROM candles")
+    assert list(df.columns) == ["symbol", "close"] and len(df) == 0
 
 
 def test_query_reports_duckdb_errors(tmp_path):
