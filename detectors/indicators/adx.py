@@ -9,9 +9,8 @@ over the first ``period - 1`` changes, then Wilder-smoothed
 DX values (index ``2 * period - 1``), then ``adx = (adx * (period - 1) + dx) /
 period``. Returns ``(adx, plus_di, minus_di)``.
 
-Deliberate difference from TA-Lib: its "is zero" tests use an absolute 1e-8
-threshold (breaking low-priced pairs); here only an exact 0 true range (DI = 0,
-DX skipped) or an exact 0 DI sum (DX skipped) is special.
+Degenerate bars: a smoothed true range of exactly 0 gives DI = 0 and no DX; a
+DI sum of exactly 0 gives no DX (the ADX keeps its previous value).
 """
 
 from __future__ import annotations

@@ -1,13 +1,11 @@
 """Bollinger bands, TA-Lib ``BBANDS`` with an SMA middle band, and their width.
 
-``middle = SMA(close, period)``; ``std = sqrt(mean(close^2) - middle^2)`` with the
-running sum of squares TA-Lib keeps (population deviation); ``upper = middle +
+``middle = SMA(close, period)`` (TA-Lib's running total); ``std`` is the population
+deviation around ``middle``, summed over the window's values each bar (O(period),
+no running sum of squares: that cancels catastrophically at high prices and
+drifts in a 24/7 stream; TA-Lib agrees to ~1e-12); ``upper = middle +
 std * nbdev_up``, ``lower = middle - std * nbdev_dn``. First value at index
 ``period - 1``. ``bb_width = (upper - lower) / middle`` (a fraction; x100 for %).
-
-Deliberate difference from TA-Lib: TA-Lib zeroes the deviation whenever the
-variance is below 1e-8 in absolute terms (every low-priced pair); here only a
-variance <= 0 gives a zero deviation.
 """
 
 from __future__ import annotations
@@ -25,22 +23,20 @@ from detectors.indicators.base import NAN, Indicator, Ring, check_period
 def _bbands_kernel(x: np.ndarray, period: int, up: float, dn: float,
                    upper: np.ndarray, middle: np.ndarray, lower: np.ndarray) -> None:
     total = 0.0
-    total2 = 0.0
     for i in range(len(x)):
-        v = x[i]
-        total += v
-        total2 += v * v
+        total += x[i]
         if i < period - 1:
             upper[i] = math.nan
             middle[i] = math.nan
             lower[i] = math.nan
             continue
         mid = total / period
-        old = x[i - period + 1]
-        total -= old
-        mean2 = total2 / period
-        total2 -= old * old
-        var = mean2 - mid * mid
+        total -= x[i - period + 1]
+        ss = 0.0
+        for j in range(i - period + 1, i + 1):
+            d = x[j] - mid
+            ss += d * d
+        var = ss / period
         std = math.sqrt(var) if var > 0.0 else 0.0
         middle[i] = mid
         upper[i] = mid + std * up
@@ -71,7 +67,7 @@ def bb_width(close: np.ndarray, period: int = 20, nbdev: float = 2.0) -> np.ndar
 
 
 class BBands(Indicator):
-    _state = ("_total", "_total2")
+    _state = ("_total",)
     _rings = ("_win",)
 
     def __init__(self, period: int = 20, nbdev_up: float = 2.0, nbdev_dn: float = 2.0) -> None:
@@ -82,22 +78,21 @@ class BBands(Indicator):
         self.lookback = period - 1
         self._win = Ring(period)
         self._total = 0.0
-        self._total2 = 0.0
         self._value = (NAN, NAN, NAN)
 
     def _step(self, close: float) -> tuple[float, float, float]:
         self._win.push(close)
         self._total += close
-        self._total2 += close * close
         if self._n < self.period - 1:
             return (NAN, NAN, NAN)
         p = self.period
         mid = self._total / p
-        old = self._win.oldest()
-        self._total -= old
-        mean2 = self._total2 / p
-        self._total2 -= old * old
-        var = mean2 - mid * mid
+        self._total -= self._win.oldest()
+        ss = 0.0
+        for v in self._win.values():
+            d = v - mid
+            ss += d * d
+        var = ss / p
         std = math.sqrt(var) if var > 0.0 else 0.0
         return (mid + std * self.nbdev_up, mid, mid - std * self.nbdev_dn)
 

@@ -4,10 +4,11 @@ is added, as TA-Lib does);
 ``r = (sxy - sx*sy/p) / sqrt((sx2 - sx^2/p) * (sy2 - sy^2/p))``. First value at
 index ``period - 1``.
 
-Deliberate difference from TA-Lib: TA-Lib returns 0 whenever the variance
-product is below 1e-8 in absolute terms (all return series); here the value is 0
-only when either series is flat (variance at most 1e-12 of its mean square, the
-rounding floor of the running sums).
+A window where either series is flat (variance at most 1e-12 of its mean
+square, the rounding floor of the running sums) has no defined correlation and
+gives 0, so rounding noise cannot produce values outside [-1, 1]. Running sums
+of raw prices are ill-conditioned (TA-Lib's too): correlate returns, not price
+levels (TA-Lib agrees to 1e-9 on returns, ~1e-8 on BTC price levels).
 """
 
 from __future__ import annotations

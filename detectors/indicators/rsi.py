@@ -4,10 +4,9 @@ Seed: average gain and loss of the first ``period`` changes (sum / period);
 then ``avg = (avg * (period - 1) + change) / period``;
 ``rsi = 100 * gain / (gain + loss)``. First value at index ``period``.
 
-One deliberate difference from TA-Lib: TA-Lib returns 0 whenever
-``gain + loss`` is below 1e-8 in absolute terms, which turns every low-priced
-pair (prices around 1e-5) into a permanent "oversold" 0. Here the value is 50
-(no information) only when ``gain + loss`` is exactly 0 (a flat market).
+One deliberate difference from TA-Lib: when ``gain + loss`` is exactly 0 (a
+perfectly flat window) TA-Lib returns 0, a false "oversold"; here the value is
+50 (no information).
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 ``k = 100 * (rsi - min(rsi, fastk_period)) / (max - min)`` (0 when the window is
 flat), ``d = SMA(k, fastd_period)``; RSI as in :mod:`detectors.indicators.rsi`.
+A window whose RSI range is below 1e-10 RSI points is flat (k = 0, as TA-Lib
+does for an exactly flat window): during a flat market the Wilder recursion only
+leaves rounding noise, which must not swing %K across 0..100. NaN RSI gives NaN.
 Both outputs start at index ``period + fastk_period + fastd_period - 2``, as in
 TA-Lib. Returns ``(k, d)``.
 """
@@ -39,7 +42,7 @@ def _stochrsi_kernel(r: np.ndarray, period: int, fk: int, fd: int,
             if v < lo:
                 lo = v
         diff = (hi - lo) / 100.0
-        k = (r[i] - lo) / diff if diff != 0.0 else 0.0
+        k = (r[i] - lo) / diff if diff > 1e-12 else (0.0 if diff == diff else math.nan)
         kbuf[i] = k
         total += k
         if i >= first_d:
@@ -98,7 +101,7 @@ class StochRSI(Indicator):
             if v < lo:
                 lo = v
         diff = (hi - lo) / 100.0
-        k = (r - lo) / diff if diff != 0.0 else 0.0
+        k = (r - lo) / diff if diff > 1e-12 else (0.0 if diff == diff else NAN)
         self._ks.push(k)
         self._total += k
         if i < self.lookback:

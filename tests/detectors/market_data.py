@@ -109,9 +109,8 @@ def load(name: str) -> pd.DataFrame:
 def tiled(n: int = 100_000, sources: tuple[str, ...] = ("ftx_btc_perp_1m", "bittrex_powr_btc_1m",
                                                          "binance_xrp_eth_1m")) -> pd.DataFrame:
     """At least ``n`` bars of real candles: the ``sources`` concatenated (and repeated)
-    end to end, each copy shifted in time to follow the previous one by one bar.
-    Prices jump at the seams (from BTC at 4e4 to POWR at 1e-4): a realistic stress
-    for state that must stay bounded and finite."""
+    end to end, each copy shifted in time to follow the previous one by one bar and
+    rescaled so that it opens at the previous copy's last close."""
     parts: list[pd.DataFrame] = []
     total = 0
     next_t = 1_500_000_000_000 - 1_500_000_000_000 % 60_000
@@ -119,6 +118,10 @@ def tiled(n: int = 100_000, sources: tuple[str, ...] = ("ftx_btc_perp_1m", "bitt
     while total < n:
         df = load(sources[i % len(sources)])
         df["open_time"] = df["open_time"] - df["open_time"].iloc[0] + next_t
+        if parts:  # continue from the previous close: no 8-decade price jump at the seam
+            scale = float(parts[-1]["close"].iloc[-1]) / float(df["open"].iloc[0])
+            for col in ("open", "high", "low", "close"):
+                df[col] = df[col] * scale
         next_t = int(df["open_time"].iloc[-1]) + 60_000
         parts.append(df)
         total += len(df)
