@@ -46,6 +46,7 @@ from detectors.features.momentum import (
     check_momentum_params,
     momentum_features,
     momentum_warmup,
+    score_momentum,
 )
 from detectors.features.reversion import (
     ReversionArrays,
@@ -53,6 +54,7 @@ from detectors.features.reversion import (
     check_reversion_params,
     reversion_features,
     reversion_warmup,
+    score_reversion,
 )
 from detectors.features.state import SnapshotDetector
 from detectors.records import Signal
@@ -97,6 +99,7 @@ class BalancedScore(SnapshotDetector):
     name = "balanced_score"
     version = "1.0.0"
     Params = BalancedScoreParams
+    params: BalancedScoreParams
 
     def _check_params(self) -> None:
         p = self.params
@@ -141,12 +144,14 @@ class BalancedScore(SnapshotDetector):
 
     def _emit(self, meta: SeriesMeta | None, open_time: int, rin: tuple, min_: tuple) -> Signal | None:
         p = self.params
-        rs, rdir, rfeat = reversion_features(p, *rin)
-        ms, msign, mfeat = momentum_features(p, *min_)
-        rsign = 1 if rdir == "bullish" else -1 if rdir == "bearish" else 0
-        kind, sign, score, combined = self._classify(ms, msign, rs, rsign)
+        bear, bull = score_reversion(p, *rin)[:2]
+        ms, msign = score_momentum(p, *min_)[:2]
+        rsign = 1 if bull > bear else -1 if bear > bull else 0
+        kind, sign, score, combined = self._classify(ms, msign, 25.0 * max(bear, bull), rsign)
         if kind == "NEUTRAL" and not p.emit_neutral:
             return None
+        _, rdir, rfeat = reversion_features(p, *rin)
+        _, _, mfeat = momentum_features(p, *min_)
         features: dict[str, Any] = {"combined_score": combined, "momentum_direction": _DIRECTION[msign],
                                     "reversion_direction": rdir}
         features.update(mfeat)

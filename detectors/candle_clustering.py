@@ -50,6 +50,7 @@ class CandleClustering(SnapshotDetector):
     name = "candle_clustering"
     version = "1.0.0"
     Params = CandleClusteringParams
+    params: CandleClusteringParams
 
     def _check_params(self) -> None:
         check_cluster_params(self.params, self.name)

@@ -31,6 +31,7 @@ from detectors.features.reversion import (
     check_reversion_params,
     reversion_features,
     reversion_warmup,
+    score_reversion,
 )
 from detectors.features.state import SnapshotDetector
 from detectors.records import Signal
@@ -55,6 +56,7 @@ class MeanReversion(SnapshotDetector):
     name = "mean_reversion"
     version = "1.0.0"
     Params = MeanReversionParams
+    params: MeanReversionParams
 
     def _check_params(self) -> None:
         p = self.params
@@ -71,9 +73,10 @@ class MeanReversion(SnapshotDetector):
 
     def _emit(self, meta: SeriesMeta | None, open_time: int, inputs: tuple) -> Signal | None:
         p = self.params
-        score, direction, features = reversion_features(p, *inputs)
-        if score < p.min_score or direction == "neutral":
+        bear, bull = score_reversion(p, *inputs)[:2]
+        if 25.0 * max(bear, bull) < p.min_score or bear == bull:  # cheap test before features
             return None
+        score, direction, features = reversion_features(p, *inputs)
         features["candidate"] = score >= p.candidate_score
         kind = "REVERSION_BEARISH" if direction == "bearish" else "REVERSION_BULLISH"
         return self.make_signal(meta, open_time, signal_type=kind, direction=direction,

@@ -57,6 +57,7 @@ class Momentum(SnapshotDetector):
     name = "momentum"
     version = "1.0.0"
     Params = MomentumParams
+    params: MomentumParams
 
     def _check_params(self) -> None:
         check_momentum_params(self.params, self.name)

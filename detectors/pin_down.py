@@ -44,6 +44,7 @@ class PinDown(EvaluateOnDetector):
     name = "pin_down"
     version = "1.0.0"
     Params = PinDownParams
+    params: PinDownParams
 
     def _check_params(self) -> None:
         p = self.params
@@ -120,10 +121,10 @@ class PinDown(EvaluateOnDetector):
         tops[: self.warmup - 1] = False
         probe = lo if p.break_on == "low" else c
         confirmed: dict[int, int] = {}
-        for j in np.nonzero(tops)[0]:
+        for j in np.nonzero(tops)[0].tolist():
             for k in range(j + 1, min(n, j + p.confirm_bars + 1)):
                 if probe[k] < lo[j]:
-                    confirmed[k] = int(j)  # j ascending: the most recent top wins
+                    confirmed[k] = j  # j ascending: the most recent top wins
                     break
         out: list[Signal] = []
         for k in sorted(confirmed):

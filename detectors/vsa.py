@@ -82,6 +82,7 @@ class VSA(EvaluateOnDetector):
     name = "vsa"
     version = "1.0.0"
     Params = VSAParams
+    params: VSAParams
 
     def _check_params(self) -> None:
         p = self.params
@@ -108,6 +109,9 @@ class VSA(EvaluateOnDetector):
         self._vols: deque[float] = deque(maxlen=self.params.window)
         self._spreads: deque[float] = deque(maxlen=self.params.window)
         self._bars: deque[Bar] = deque(maxlen=self._keep)
+        self._highs: deque[float] = deque(maxlen=self.params.breakout_lookback)
+        self._lows: deque[float] = deque(maxlen=self.params.breakout_lookback)
+        self._recent_vols: deque[float] = deque(maxlen=self.params.quiet_bars)
         self._seen = 0
 
     # -- one definition for both paths -------------------------------------
@@ -179,9 +183,9 @@ class VSA(EvaluateOnDetector):
         bars = self._bars
         if self._seen >= self.warmup:
             prev = bars[-1]
-            hh = max(b.high for b in list(bars)[-p.breakout_lookback:])
-            ll = min(b.low for b in list(bars)[-p.breakout_lookback:])
-            quiet_max = max(list(self._vols)[-p.quiet_bars:])
+            hh = max(self._highs)
+            ll = min(self._lows)
+            quiet_max = max(self._recent_vols)
             sig = self._evaluate(self.meta, bar.open_time, bar.open, bar.high, bar.low, bar.close,
                                  bar.volume, seq_sum(self._vols) / p.window,
                                  seq_sum(self._spreads) / p.window,
@@ -193,6 +197,9 @@ class VSA(EvaluateOnDetector):
         self._vols.append(bar.volume)
         self._spreads.append(bar.high - bar.low)
         bars.append(bar)
+        self._highs.append(bar.high)
+        self._lows.append(bar.low)
+        self._recent_vols.append(bar.volume)
         return out
 
     def _evaluate_batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:

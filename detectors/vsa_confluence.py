@@ -50,6 +50,7 @@ class VSAConfluence(EvaluateOnDetector):
     name = "vsa_confluence"
     version = "1.0.0"
     Params = VSAConfluenceParams
+    params: VSAConfluenceParams
 
     def _check_params(self) -> None:
         p = self.params

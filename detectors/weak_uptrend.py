@@ -80,6 +80,7 @@ class WeakUptrend(SnapshotDetector):
     name = "weak_uptrend"
     version = "1.0.0"
     Params = WeakUptrendParams
+    params: WeakUptrendParams
 
     def _check_params(self) -> None:
         p = self.params
