@@ -452,7 +452,7 @@ class LakeSink(Sink):
     def _write_marker(self, tp: TopicPartition, pending: _Pending, files: list[str]) -> None:
         path = self.progress_path(tp)
         body = {
-            "topic": tp.topic, "partition": tp.partition,
+            "topic": tp.topic, "partition": tp.partition, "dataset": pending.dataset.name,
             "first_offset": pending.first_offset, "last_offset": pending.last_offset,
             "rows": pending.rows, "files": files, "written_at": _now_ms(),
         }
