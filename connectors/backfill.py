@@ -181,7 +181,7 @@ class Backfill:
         fetch = getattr(self.rest, "fetch_ohlcv_tf", None)
         if fetch is None:
             raise ValueError(f"backfill {symbol}: REST client has no fetch_ohlcv_tf for tf {self.tf}")
-        return await fetch(symbol, self.tf, since, self.page)  # type: ignore[no-any-return]
+        return await fetch(symbol, self.tf, since, self.page)
 
     def _write(self, symbol: str, day: int, candles: list[Candle]) -> None:
         path = self.file_for(symbol, day)

@@ -28,7 +28,7 @@ def venue_class(name: str) -> type[Venue]:
     if target is None:
         raise KeyError(f"unknown venue {name!r}; known: {', '.join(venue_names())}")
     module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), cls)
 
 
 def venue_config(name: str, environ: Mapping[str, str] | None = None,

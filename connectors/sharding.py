@@ -79,12 +79,14 @@ class ShardPlan:
             streams = self.streams_for(symbol)
             if len(streams) > self.limit:
                 raise ValueError(f"{symbol}: needs {len(streams)} streams, over the {self.limit} per connection limit")
-            shard = self._shard_with_room(len(streams))
-            if shard is None:
+            room = self._shard_with_room(len(streams))
+            if room is None:
                 shard = Shard(self._next_index)
                 self._next_index += 1
                 self.shards[shard.index] = shard
                 change.new_shards.append(shard.index)
+            else:
+                shard = room
             shard.symbols[symbol] = streams
             self._where[symbol] = shard.index
             change.subscribe.setdefault(shard.index, []).extend(streams)
