@@ -20,12 +20,15 @@ An engine subclass says how to run it:
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import os
 import signal
 import socket
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -243,6 +246,14 @@ class ManagedBroker(ABC):
         tmp.write_text(json.dumps(data) + "\n")
         os.replace(tmp, self.pid_file)
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Serialise start/stop of this directory across processes (two `start`s spawn one broker)."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with (self.data_dir / "broker.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def _is_ours(self, pid: int) -> bool:
         if not pid_alive(pid):
             return False
@@ -286,6 +297,10 @@ class ManagedBroker(ABC):
         the result says so (with the port it actually runs on). On failure the
         spawned process is killed and the error carries the log tail.
         """
+        with self._exclusive():
+            return self._start(ready_timeout)
+
+    def _start(self, ready_timeout: float | None) -> StartResult:
         current = self.status()
         if current.running:
             if not current.answering:
@@ -302,7 +317,6 @@ class ManagedBroker(ABC):
                 f"by another process; pick another --port"
             )
         t0 = time.perf_counter()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.prepare()
         argv = self.command()
         with self.log_file.open("ab") as log:
@@ -324,10 +338,13 @@ class ManagedBroker(ABC):
 
         Returns the status before stopping (``running`` False: nothing ran).
         """
-        before = self.status(probe_timeout=0.2)
-        if before.running and before.pid is not None:
-            self._kill_group(before.pid, self.default_stop_grace if grace is None else grace)
-        self.pid_file.unlink(missing_ok=True)
+        if not self.data_dir.is_dir():
+            return BrokerStatus(self.engine, self.data_dir, running=False)
+        with self._exclusive():
+            before = self.status(probe_timeout=0.2)
+            if before.running and before.pid is not None:
+                self._kill_group(before.pid, self.default_stop_grace if grace is None else grace)
+            self.pid_file.unlink(missing_ok=True)
         return before
 
     # -- process plumbing -----------------------------------------------------

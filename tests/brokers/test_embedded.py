@@ -54,6 +54,25 @@ def test_start_status_idempotent_start_and_stop(tmp_path: Path) -> None:
     assert broker.stop().running is False
 
 
+def test_concurrent_starts_spawn_one_broker(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    brokers = [
+        EmbeddedBroker(tmp_path, free_port()) for _ in range(4)
+    ]  # same dir, different ports asked
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda b: b.start(), brokers))
+    try:
+        assert sum(not r.already_running for r in results) == 1
+        assert len({r.status.pid for r in results}) == 1
+        assert len({r.status.port for r in results}) == 1, (
+            "everyone is told the port it really runs on"
+        )
+    finally:
+        brokers[0].stop()
+    assert not pid_alive(results[0].status.pid or 0)
+
+
 def test_stale_pid_file_is_reported_and_replaced(tmp_path: Path) -> None:
     broker = EmbeddedBroker(tmp_path, free_port())
     tmp_path.mkdir(exist_ok=True)
