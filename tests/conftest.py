@@ -39,7 +39,10 @@ def embedded_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap ``127.0.0.1:PORT`` of a Tansu broker running for the whole session."""
     from scanflow.brokers.embedded import EmbeddedBroker
 
-    broker = EmbeddedBroker(tmp_path_factory.mktemp("broker-embedded"), free_port())
+    # die_with: a session killed hard (no teardown) still leaves no broker behind.
+    broker = EmbeddedBroker(
+        tmp_path_factory.mktemp("broker-embedded"), free_port(), die_with=os.getpid()
+    )
     broker.start()
     try:
         yield broker.bootstrap
@@ -55,7 +58,9 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     missing = kafka.missing_prerequisites()
     if missing and not os.environ.get("CI"):
         pytest.skip(f"Apache Kafka unavailable here (CI unset, so skipping): {missing}")
-    broker = kafka.KafkaBroker(tmp_path_factory.mktemp("broker-kafka"), free_port(consecutive=2))
+    broker = kafka.KafkaBroker(
+        tmp_path_factory.mktemp("broker-kafka"), free_port(consecutive=2), die_with=os.getpid()
+    )
     broker.start()
     try:
         yield broker.bootstrap

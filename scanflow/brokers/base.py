@@ -180,6 +180,18 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+_WATCHDOG = (
+    # A watcher in the broker's process group polls the owner and, once it is gone,
+    # signals the whole group; then the shell execs the broker, keeping the pid.
+    '( while kill -0 "$0" 2>/dev/null; do sleep 1; done; kill -TERM 0 ) & exec "$@"'
+)
+
+
+def _watched(argv: list[str], owner: int) -> list[str]:
+    """``argv`` wrapped so the broker's process group is terminated when ``owner`` exits."""
+    return ["/bin/sh", "-c", _WATCHDOG, str(owner), *argv]
+
+
 class ManagedBroker(ABC):
     """One broker engine bound to one directory; see the module docstring."""
 
@@ -190,11 +202,13 @@ class ManagedBroker(ABC):
     #: Seconds ``stop`` waits after SIGTERM before SIGKILL.
     default_stop_grace: ClassVar[float] = 10.0
 
-    def __init__(self, data_dir: str | Path, port: int) -> None:
+    def __init__(self, data_dir: str | Path, port: int, *, die_with: int | None = None) -> None:
+        """``die_with``: a pid (e.g. a test session's) whose exit makes the broker stop itself."""
         if not 0 < port < 65536:
             raise BrokerError(f"{self.engine} broker: port {port} is out of range 1-65535")
         self.data_dir = Path(data_dir).absolute()
         self.port = port
+        self.die_with = die_with
 
     # -- layout ---------------------------------------------------------------
     @property
@@ -319,6 +333,8 @@ class ManagedBroker(ABC):
         t0 = time.perf_counter()
         self.prepare()
         argv = self.command()
+        if self.die_with is not None:
+            argv = _watched(argv, self.die_with)
         with self.log_file.open("ab") as log:
             log.write(f"\n=== scanflow: starting {self.engine} broker: {' '.join(argv)}\n".encode())
         started_at = time.time()

@@ -67,8 +67,15 @@ class EmbeddedBroker(ManagedBroker):
     default_ready_timeout: ClassVar[float] = 10.0
     default_stop_grace: ClassVar[float] = 5.0
 
-    def __init__(self, data_dir: str | Path, port: int, binary: str | Path | None = None) -> None:
-        super().__init__(data_dir, port)
+    def __init__(
+        self,
+        data_dir: str | Path,
+        port: int,
+        binary: str | Path | None = None,
+        *,
+        die_with: int | None = None,
+    ) -> None:
+        super().__init__(data_dir, port, die_with=die_with)
         self._binary = Path(binary) if binary is not None else None
 
     def command(self) -> list[str]:

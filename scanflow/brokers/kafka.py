@@ -236,8 +236,10 @@ class KafkaBroker(ManagedBroker):
         controller_port: int | None = None,
         heap: str = "512m",
         properties: dict[str, str] | None = None,
+        *,
+        die_with: int | None = None,
     ) -> None:
-        super().__init__(data_dir, port)
+        super().__init__(data_dir, port, die_with=die_with)
         self.controller_port = controller_port if controller_port is not None else port + 1
         if not 0 < self.controller_port < 65536 or self.controller_port == port:
             raise BrokerError(

@@ -73,6 +73,30 @@ def test_concurrent_starts_spawn_one_broker(tmp_path: Path) -> None:
     assert not pid_alive(results[0].status.pid or 0)
 
 
+def test_broker_stops_itself_when_its_owner_dies(tmp_path: Path) -> None:
+    import subprocess
+    import time
+
+    owner = subprocess.Popen(["sleep", "60"])
+    broker = EmbeddedBroker(tmp_path, free_port(), die_with=owner.pid)
+    try:
+        pid = broker.start().status.pid
+        assert pid is not None and broker.status().answering
+        assert "tansu" in Path(f"/proc/{pid}/cmdline").read_text(), (
+            "the watchdog shell execs the broker"
+        )
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 10
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not pid_alive(pid), "broker outlived the process it was tied to"
+        assert broker.status().running is False
+    finally:
+        owner.kill()
+        broker.stop()
+
+
 def test_stale_pid_file_is_reported_and_replaced(tmp_path: Path) -> None:
     broker = EmbeddedBroker(tmp_path, free_port())
     tmp_path.mkdir(exist_ok=True)
