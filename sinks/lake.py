@@ -387,15 +387,23 @@ class LakeSink(Sink):
         return sum(p.last_offset - p.first_offset + 1 for p in self._pending.values())
 
     def flush(self) -> dict[TopicPartition, int]:
-        """Write every buffered partition: data files first, then its marker."""
+        """Write every buffered partition: all data files first (temporary
+        name, fsync, rename, fsync of each directory once), then the progress
+        markers the same way. Returns ``{partition: next offset}``."""
         self._check_usable("flush", None)
         done: dict[TopicPartition, int] = {}
         try:
-            files = {tp: self._write_data(tp, pending) for tp, pending in self._pending.items()}
-            for tp, pending in list(self._pending.items()):
-                self._write_marker(tp, pending, files[tp])
+            staged: list[tuple[TopicPartition, Path, Path]] = []
+            files = {tp: self._write_data(tp, pending, staged) for tp, pending in self._pending.items()}
+            self._publish(staged)
+            markers: list[tuple[TopicPartition, Path, Path]] = []
+            for tp, pending in self._pending.items():
+                markers.append(self._write_marker(tp, pending, files[tp]))
+            self._publish(markers)
+            for tp, pending in self._pending.items():
                 done[tp] = pending.last_offset + 1
-                del self._pending[tp]
+                self.stats_.rows_written += pending.rows
+            self._pending.clear()
         except BaseException as exc:
             # The lake may now hold files beyond a marker and the duplicate-id
             # memory ids that are not durable: only assign() may continue.
@@ -405,7 +413,26 @@ class LakeSink(Sink):
             self.stats_.flushes += 1
         return done
 
-    def _write_data(self, tp: TopicPartition, pending: _Pending) -> list[str]:
+    def _publish(self, staged: list[tuple[TopicPartition, Path, Path]]) -> None:
+        """Rename fsync'd temporary files into place, then fsync each directory once."""
+        dirs: dict[Path, TopicPartition] = {}
+        for tp, tmp, final in staged:
+            try:
+                os.replace(tmp, final)
+            except OSError as exc:
+                raise SinkError("rename", tp, f"{tmp} -> {final}: {exc}") from exc
+            dirs.setdefault(final.parent, tp)
+        if self.fsync:
+            for d, tp in dirs.items():
+                try:
+                    _fsync_dir(d)
+                except OSError as exc:
+                    raise SinkError("fsync_dir", tp, f"{d}: {exc}") from exc
+
+    def _write_data(self, tp: TopicPartition, pending: _Pending,
+                    staged: list[tuple[TopicPartition, Path, Path]]) -> list[str]:
+        """Write the partition's rows as temporary files (one per hive
+        directory), fsync'd; record them in ``staged`` for renaming."""
         if not pending.frames:
             return []
         dataset = pending.dataset
@@ -415,9 +442,9 @@ class LakeSink(Sink):
         for values, part in frame.partition_by(list(dataset.partition_by), as_dict=True, maintain_order=True).items():
             rel = Path(dataset.name, *(f"{k}={_partition_dir_value(v)}" for k, v in zip(dataset.partition_by, values, strict=True)))
             directory = self.lake_dir / rel
-            self._atomic_parquet(tp, directory, name, dataset.to_arrow(part))
+            tmp = self._write_parquet_tmp(tp, directory, name, dataset.to_arrow(part))
+            staged.append((tp, tmp, directory / name))
             written.append(str(rel / name))
-            self.stats_.rows_written += part.height
             self.stats_.files_written += 1
         return written
 
@@ -434,41 +461,38 @@ class LakeSink(Sink):
             for created in reversed(missing):
                 _fsync_dir(created.parent)
 
-    def _atomic_parquet(self, tp: TopicPartition, directory: Path, name: str, table: pa.Table) -> None:
+    def _write_parquet_tmp(self, tp: TopicPartition, directory: Path, name: str, table: pa.Table) -> Path:
+        tmp = directory / f".{name}.tmp"
         try:
             self._make_dirs(directory)
-            tmp = directory / f".{name}.tmp"
             with open(tmp, "wb") as fh:
                 pq.write_table(table, fh, compression=self.compression)
                 fh.flush()
                 if self.fsync:
                     os.fsync(fh.fileno())
-            os.replace(tmp, directory / name)
-            if self.fsync:
-                _fsync_dir(directory)
         except (OSError, pa.ArrowException) as exc:
             raise SinkError("write_parquet", tp, f"{directory / name}: {exc}") from exc
+        return tmp
 
-    def _write_marker(self, tp: TopicPartition, pending: _Pending, files: list[str]) -> None:
+    def _write_marker(self, tp: TopicPartition, pending: _Pending, files: list[str]) -> tuple[TopicPartition, Path, Path]:
+        """Write the partition's new progress marker to a temporary file, fsync'd."""
         path = self.progress_path(tp)
         body = {
             "topic": tp.topic, "partition": tp.partition, "dataset": pending.dataset.name,
             "first_offset": pending.first_offset, "last_offset": pending.last_offset,
             "rows": pending.rows, "files": files, "written_at": _now_ms(),
         }
+        tmp = path.with_name(f".{path.name}.tmp")
         try:
             self._make_dirs(path.parent)
-            tmp = path.with_name(f".{path.name}.tmp")
             with open(tmp, "w") as fh:
                 json.dump(body, fh)
                 fh.flush()
                 if self.fsync:
                     os.fsync(fh.fileno())
-            os.replace(tmp, path)
-            if self.fsync:
-                _fsync_dir(path.parent)
         except OSError as exc:
             raise SinkError("write_marker", tp, f"{path}: {exc}") from exc
+        return tp, tmp, path
 
     def revoke(self, partitions: Iterable[TopicPartition]) -> None:
         for tp in partitions:
