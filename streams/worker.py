@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections import defaultdict
 from typing import Any
@@ -123,11 +124,12 @@ def build_app(settings: Settings, *, app_id: str = "scanflow-worker") -> faust.A
         for name in detector_names
     }
     deadletter = app.topic(topics.DEADLETTER, key_serializer="raw", value_serializer="raw", partitions=1)
-    # use_partitioner: the changelog partition of a key is the one Kafka's murmur2
-    # partitioner gives it, which is also the partition of the key in the source
-    # topics (every producer here uses the default partitioner on the same key).
+    # The table is written directly (store + changelog send we await), not through
+    # ``table[key] = ...``: Faust's send_soon buffer drains one message at a time and
+    # made offset commits take seconds. The changelog partition of a key is the
+    # partition its candles came from, as Faust itself would choose.
     table = app.Table(STATE_TABLE, default=None, key_type=bytes, value_type=bytes,
-                      partitions=settings.partitions, use_partitioner=True)
+                      partitions=settings.partitions)
     cache: dict[bytes, SeriesState] = {}
     stats = WorkerStats()
     app.scanflow_stats = stats  # type: ignore[attr-defined]
@@ -156,6 +158,7 @@ def build_app(settings: Settings, *, app_id: str = "scanflow-worker") -> faust.A
     async def detect(stream: Any) -> None:
         async for events in stream.take_events(settings.worker_batch_size, within=settings.worker_batch_ms / 1000):
             per_key: dict[bytes, list[Candle]] = defaultdict(list)
+            partition_of: dict[bytes, int] = {}
             for event in events:
                 msg = event.message
                 raw = event.value
@@ -169,6 +172,7 @@ def build_app(settings: Settings, *, app_id: str = "scanflow-worker") -> faust.A
                     await dead("worker", RecordError("key_mismatch", f"message key {msg.key!r} != {key!r}"), raw, msg)
                     continue
                 per_key[key].append(candle)
+                partition_of[key] = msg.partition
             pending: list[Any] = []
             produced: list[Signal] = []
             for key, candles in per_key.items():
@@ -184,10 +188,27 @@ def build_app(settings: Settings, *, app_id: str = "scanflow-worker") -> faust.A
             # wait for the broker to acknowledge the signals before the state moves on
             for fut in pending:
                 await fut
+            checkpoints = []
             for key in per_key:
-                table[key] = cache[key].dump()
+                blob = cache[key].dump()
+                table.data[key] = blob
+                checkpoints.append(await table.changelog_topic.send(key=key, value=blob,
+                                                                    partition=partition_of[key]))
+            # the batch's events are acknowledged (and their offsets committable)
+            # only after their state is on the broker
+            for fut in checkpoints:
+                await fut
             stats.signals += len(produced)
             stats.batches += 1
+
+    stats_path = settings.data_dir / "worker" / f"stats-{os.getpid()}.json"
+
+    @app.timer(interval=1.0)
+    async def write_stats() -> None:
+        # progress for `scanflow up`'s status table and the pipeline benchmark
+        tmp = stats_path.with_suffix(".tmp")
+        tmp.write_bytes(msgspec.json.encode(stats.as_dict() | {"pid": os.getpid(), "at": time.time()}))
+        os.replace(tmp, stats_path)
 
     @app.timer(interval=10.0)
     async def report() -> None:
