@@ -102,6 +102,7 @@ class Indicator:
         names = ("_n", "_value", *cls._state)
         cls._names = names  # type: ignore[attr-defined]
         cls._getter = attrgetter(*names)
+        cls._nested = bool(cls._rings or cls._children)  # type: ignore[attr-defined]
 
     def __init__(self) -> None:
         self._n = 0
@@ -127,7 +128,9 @@ class Indicator:
         return self._n > self.lookback
 
     def update(self, *inputs: float) -> Any:
-        self._mark()
+        self._snap = self._getter(self)
+        if self._nested:  # type: ignore[attr-defined]
+            self._mark_nested()
         v = self._value = self._step(*inputs)
         self._n += 1
         return v
@@ -143,6 +146,9 @@ class Indicator:
     # ---- snapshot / restore ------------------------------------------------
     def _mark(self) -> None:
         self._snap = self._getter(self)
+        self._mark_nested()
+
+    def _mark_nested(self) -> None:
         for r in self._rings:
             getattr(self, r).mark()
         for c in self._children:

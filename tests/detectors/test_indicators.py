@@ -209,7 +209,7 @@ def test_vwap_zero_volume_day_start_is_typical_price() -> None:
     t = np.array([0, 60_000, 120_000])
     got = ind.vwap([10.0, 12.0, 11.0], [8.0, 9.0, 10.0], [9.0, 10.5, 10.5], [0.0, 0.0, 2.0], t)
     assert got[0] == pytest.approx(9.0) and got[1] == pytest.approx(31.5 / 3)
-    assert got[2] == pytest.approx(32.0 / 3)
+    assert got[2] == pytest.approx(10.5)  # the day's only volume is bar 3
 
 
 def test_heikin_ashi_definition() -> None:

@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (``scanflow bench <name>``); no timed assertions."""
