@@ -110,12 +110,12 @@ def plan_children(source: str) -> list[Child]:
         Child("api", ["api"]),
     ]
     if source == "demo":
-        children.insert(0, Child("source:demo", ["demo"]))
+        children.insert(0, Child("source-demo", ["demo"]))
     elif source.startswith("replay:"):
         path = source.split(":", 1)[1]
         if not Path(path).exists():
             raise FileNotFoundError(f"--source replay:{path}: no such file")
-        children.insert(0, Child("source:replay", ["replay", str(Path(path).resolve())], restart=False))
+        children.insert(0, Child("source-replay", ["replay", str(Path(path).resolve())], restart=False))
     elif source != "none":
         raise ValueError(f"--source must be demo, replay:PATH or none, got {source!r}")
     return children
