@@ -34,7 +34,6 @@ import json
 import logging
 import os
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,28 +93,41 @@ def parse_data_file_name(name: str) -> tuple[str, int, int] | None:
 
 
 class RecentIds:
-    """A bounded insertion-ordered set: the oldest ids fall out first."""
+    """A bounded memory of ids in two generations: ids are added to the
+    current set; when it holds half the capacity it becomes the previous one
+    (the older previous is forgotten). Remembers at least the last
+    ``capacity // 2`` ids, never more than ``capacity``; set operations keep
+    batch checks in C."""
 
     def __init__(self, capacity: int) -> None:
-        if capacity <= 0:
-            raise ValueError(f"RecentIds capacity must be positive, got {capacity}")
+        if capacity <= 1:
+            raise ValueError(f"RecentIds capacity must be at least 2, got {capacity}")
         self.capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._half = capacity // 2
+        self._current: set[str] = set()
+        self._previous: set[str] = set()
 
     def __contains__(self, key: object) -> bool:
-        return key in self._ids
+        return key in self._current or key in self._previous
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._current) + len(self._previous)
+
+    def seen_of(self, ids: set[str]) -> set[str]:
+        """The members of ``ids`` already remembered."""
+        return (ids & self._current) | (ids & self._previous)
+
+    def update(self, ids: Iterable[str]) -> None:
+        pending = list(ids)
+        while pending:
+            room = self._half - len(self._current)
+            self._current.update(pending[:room])
+            pending = pending[room:]
+            if len(self._current) >= self._half:
+                self._previous, self._current = self._current, set()
 
     def add(self, key: str) -> None:
-        self._ids[key] = None
-        self._ids.move_to_end(key)
-        while len(self._ids) > self.capacity:
-            self._ids.popitem(last=False)
-
-    def discard(self, key: str) -> None:
-        self._ids.pop(key, None)
+        self.update([key])
 
 
 @dataclass
@@ -290,8 +302,7 @@ class LakeSink(Sink):
                 ids = pq.read_table(path, columns=[dataset.dedupe_key]).column(0).to_pylist()
             except (OSError, pa.ArrowException) as exc:
                 raise SinkError("seed_ids", TopicPartition(topic, partition), f"cannot read {path}: {exc}") from exc
-            for i in ids:
-                recent.add(i)
+            recent.update(ids)
             seeded += len(ids)
         self.stats_.seeded_ids += seeded
         self._seeded.add(dataset.name)
@@ -364,20 +375,19 @@ class LakeSink(Sink):
                                       "from the lake before writing again")
 
     def _drop_duplicates(self, dataset: Dataset, frame: pl.DataFrame) -> pl.DataFrame:
+        """Drop rows whose id repeats within the frame or was seen recently."""
         assert dataset.dedupe_key is not None
         recent = self._recent_for(dataset)
-        ids = frame.get_column(dataset.dedupe_key).to_list()
-        keep: list[bool] = []
-        for i in ids:
-            if i in recent:
-                keep.append(False)
-            else:
-                recent.add(i)
-                keep.append(True)
-        dropped = len(keep) - sum(keep)
+        ids = frame.get_column(dataset.dedupe_key)
+        keep = ids.is_first_distinct()
+        seen = recent.seen_of(set(ids.to_list()))
+        if seen:
+            keep = keep & ~ids.is_in(list(seen))
+        dropped = frame.height - int(keep.sum())
         if dropped:
             self.stats_.duplicates_dropped += dropped
-            frame = frame.filter(pl.Series(keep, dtype=pl.Boolean))
+            frame = frame.filter(keep)
+        recent.update(frame.get_column(dataset.dedupe_key).to_list())
         return frame
 
     def pending_rows(self) -> int:
