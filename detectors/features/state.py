@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from detectors.base import Bar, Detector, SeriesMeta
+from detectors.base import Bar, Detector, SeriesMeta, now_ms
 from detectors.records import Signal
 
 
@@ -60,7 +60,8 @@ class SnapshotDetector(Detector):
             "before": self._before_last,
             "last_open_time": self.last_open_time,
             "last_bar": self._last_bar,
-            "last_signals": self._last_signals,
+            # emitted_at is wall-clock time, not state: zeroed here, set anew on restore
+            "last_signals": [msgspec.structs.replace(sig, emitted_at=0) for sig in self._last_signals],
             "stale": self.stale_candles,
         })
 
@@ -75,7 +76,9 @@ class SnapshotDetector(Detector):
         self._last_bar = msgspec.convert(data["last_bar"], Bar | None)
         if self._last_bar is not None:
             self.history.append(self._last_bar)
-        self._last_signals = msgspec.convert(data["last_signals"], list[Signal])
+        restored_at = now_ms()
+        self._last_signals = [msgspec.structs.replace(sig, emitted_at=restored_at)
+                              for sig in msgspec.convert(data["last_signals"], list[Signal])]
         self.stale_candles = data.get("stale", 0)
 
 

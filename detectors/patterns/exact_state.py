@@ -28,7 +28,7 @@ from typing import Any
 
 import msgspec
 
-from detectors.base import Bar, SeriesMeta
+from detectors.base import Bar, SeriesMeta, now_ms
 from detectors.records import Signal
 
 
@@ -79,7 +79,9 @@ class ExactStateMixin:
             "undo": self._undo,
             "replay": list(self.__dict__.get("_replay") or []),
             "last_bar": self._last_bar,
-            "last_signals": self._last_signals,
+            # emitted_at is wall-clock time, not state: a checkpoint must depend only
+            # on the candles seen, so it is zeroed here and set anew on restore
+            "last_signals": [msgspec.structs.replace(sig, emitted_at=0) for sig in self._last_signals],
             "history": list(self.history),  # type: ignore[attr-defined]
             "stale": self.stale_candles,  # type: ignore[attr-defined]
         })
@@ -92,7 +94,9 @@ class ExactStateMixin:
         self._undo = self._thaw(data["undo"]) if data["undo"] is not None else None
         self._replay = [msgspec.convert(b, Bar) for b in data["replay"]] if self._undo is not None else None
         self._last_bar = msgspec.convert(data["last_bar"], Bar | None)
-        self._last_signals = msgspec.convert(data["last_signals"], list[Signal])
+        restored_at = now_ms()
+        self._last_signals = [msgspec.structs.replace(sig, emitted_at=restored_at)
+                              for sig in msgspec.convert(data["last_signals"], list[Signal])]
         self.history.clear()  # type: ignore[attr-defined]
         self.history.extend(msgspec.convert(b, Bar) for b in data["history"])  # type: ignore[attr-defined]
         self.last_open_time = self._last_bar.open_time if self._last_bar is not None else None
