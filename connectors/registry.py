@@ -15,6 +15,8 @@ from connectors.base.venue import Venue, VenueConfig
 VENUES: dict[str, str] = {
     "binance-spot": "connectors.binance.client:BinanceSpotVenue",
     "binance-usdm": "connectors.binance.client:BinanceUsdmVenue",
+    "bybit-linear": "connectors.bybit.client:BybitLinearVenue",
+    "bybit-spot": "connectors.bybit.client:BybitSpotVenue",
     "gateio-futures": "connectors.gateio.client:GateioFuturesVenue",
     "gateio-spot": "connectors.gateio.client:GateioSpotVenue",
     "template": "connectors._template.client:TemplateVenue",
