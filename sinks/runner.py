@@ -90,6 +90,8 @@ class _Rebalance(ConsumerRebalanceListener):
         async with self.runner.lock:
             self.runner.sink.revoke(tps)
             self.runner.report.assigned.difference_update(tps)
+            for tp in tps:  # their next owner resumes from the lake's markers anyway
+                self.runner.uncommitted.pop(tp, None)
 
     async def on_partitions_assigned(self, assigned: Iterable[KafkaTP]) -> None:
         ktps = list(assigned)
@@ -122,7 +124,7 @@ class _SinkLoop:
         self.buffered: dict[TopicPartition, list[Any]] = {}
         self.buffered_messages = 0
         self.last_flush = time.monotonic()
-        self._uncommitted: dict[TopicPartition, int] = {}
+        self.uncommitted: dict[TopicPartition, int] = {}
         #: serializes sink calls between the fetch loop and rebalance callbacks
         self.lock = asyncio.Lock()
 
@@ -147,12 +149,12 @@ class _SinkLoop:
             self.last_flush = time.monotonic()
         if offsets:
             self.report.flushes += 1
-        self._uncommitted.update(offsets)
-        if not self._uncommitted:
+        self.uncommitted.update(offsets)
+        if not self.uncommitted:
             return
         try:
-            await self.consumer.commit({KafkaTP(tp.topic, tp.partition): off for tp, off in self._uncommitted.items()})
-            self._uncommitted.clear()
+            await self.consumer.commit({KafkaTP(tp.topic, tp.partition): off for tp, off in self.uncommitted.items()})
+            self.uncommitted.clear()
         except (CommitFailedError, KafkaError) as exc:
             # the rows are durable and the lake's markers decide where reading resumes;
             # the commit only feeds lag monitoring, so retry it at the next flush
