@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -55,9 +54,9 @@ async def _wait_for(cat: LakeCatalog, sql: str, want: int, within_s: float = 60.
     raise AssertionError(f"{sql!r} gave {got}, wanted {want} within {within_s}s")
 
 
-async def _run_until(settings: Settings, prefix: str, checks: list[tuple[str, int]]):
+async def _run_until(settings: Settings, prefix: str, checks: list[tuple[str, int]], group: str = "sink"):
     stop = asyncio.Event()
-    task = asyncio.create_task(run_sink(settings, stop_event=stop, topic_prefix=prefix, group_id=f"{prefix}sink"))
+    task = asyncio.create_task(run_sink(settings, stop_event=stop, topic_prefix=prefix, group_id=f"{prefix}{group}"))
     cat = LakeCatalog(settings.lake_dir)
     try:
         for sql, want in checks:
@@ -109,10 +108,11 @@ async def test_run_sink_lands_rows_dead_letters_and_resumes_exactly(embedded_bro
     markers = sorted(p.name for p in (lake / "_progress").iterdir())
     assert f"{prefix}deadletter-0.json" in markers
 
-    # restart with more input: reading resumes at the markers, nothing is landed twice
+    # restart with more input, under a brand-new consumer group (no committed offsets,
+    # auto_offset_reset=earliest): the lake's markers decide, nothing is landed twice
     await _produce(embedded_broker, [(candles_topic, c.key.encode(), encode(c)) for c in candles[300:]]
                    + [(signals_topic, s.key.encode(), encode(s)) for s in sigs[5:]])
-    await _run_until(settings, prefix, [("SELECT count(*) AS n FROM candles_raw", 400)])
+    await _run_until(settings, prefix, [("SELECT count(*) AS n FROM candles_raw", 400)], group="other-group")
     assert cat.rows("SELECT count(*) AS n FROM candles_raw") == [{"n": 400}]
     assert cat.rows("SELECT count(*) AS n, count(DISTINCT id) AS d FROM signals_raw") == [{"n": 10, "d": 10}]
     assert cat.rows("SELECT count(*) AS n FROM deadletter_raw") == [{"n": 1}]
@@ -120,4 +120,27 @@ async def test_run_sink_lands_rows_dead_letters_and_resumes_exactly(embedded_bro
                        "FROM candles_raw GROUP BY ALL")
     assert all(r["n"] == r["d"] for r in offsets)
     cat.close()
-    assert isinstance(lake, Path)
+
+
+async def test_a_killed_sink_loses_nothing_and_duplicates_nothing(embedded_broker, tmp_path, eth_candles):
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    topic = prefix + "md.candles"
+    await create_topics(embedded_broker, [TopicSpec(topic, 3, "exchange:market:symbol", "delete", "test")])
+    candles = eth_candles[:900]
+    await _produce(embedded_broker, [(topic, c.key.encode(), encode(c)) for c in candles[:600]])
+    lake = tmp_path / "lake"
+    # flush often so the kill lands between flushes with rows buffered
+    settings = Settings(bootstrap_servers=embedded_broker, lake_dir=lake, session_timeout_ms=6000,
+                        sink_flush_ms=50, sink_batch_rows=100)
+    task = asyncio.create_task(run_sink(settings, topic_prefix=prefix, group_id=prefix + "sink"))
+    cat = LakeCatalog(lake)
+    await _wait_for(cat, "SELECT count(*) AS n FROM candles_raw", 1)
+    task.cancel()  # no final flush, no commit of what was buffered
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await _produce(embedded_broker, [(topic, c.key.encode(), encode(c)) for c in candles[600:]])
+    await _run_until(settings, prefix, [("SELECT count(*) AS n FROM candles_raw", 900)])
+    rows = cat.rows("SELECT count(*) AS n, count(DISTINCT (_partition, _offset)) AS d, "
+                    "count(DISTINCT open_time) AS t FROM candles_raw")
+    assert rows == [{"n": 900, "d": 900, "t": 900}]
+    cat.close()
