@@ -19,6 +19,8 @@ VENUES: dict[str, str] = {
     "bybit-spot": "connectors.bybit.client:BybitSpotVenue",
     "gateio-futures": "connectors.gateio.client:GateioFuturesVenue",
     "gateio-spot": "connectors.gateio.client:GateioSpotVenue",
+    "kucoin-futures": "connectors.kucoin.client:KucoinFuturesVenue",
+    "kucoin-spot": "connectors.kucoin.client:KucoinSpotVenue",
     "template": "connectors._template.client:TemplateVenue",
 }
 

@@ -79,7 +79,8 @@ class WsConnection:
                 break
             reason = "closed"
             try:
-                async with connect(self.venue.connect_url(), ping_interval=self.venue.ws_ping_interval_s,
+                url = await self.venue.resolve_connect_url()
+                async with connect(url, ping_interval=self.venue.ws_ping_interval_s,
                                    ping_timeout=self.venue.ws_ping_interval_s, open_timeout=10,
                                    close_timeout=2, max_size=2**24, compression=None) as ws:
                     self._ws = ws

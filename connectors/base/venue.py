@@ -148,6 +148,13 @@ class Venue(ABC):
         """A ccxt async client pointed at ``self.config.rest_url``."""
 
     # ---- optional ------------------------------------------------------
+    async def resolve_connect_url(self) -> str:
+        """URL of a new connection, called before every connect. Venues whose
+        endpoint needs a REST call first (KuCoin's ``bullet-public`` token)
+        override this; failures must raise ``OSError`` (e.g. ``ConnectionError``)
+        so the connection backs off and retries like any failed connect."""
+        return self.connect_url()
+
     def app_ping_message(self) -> str | None:
         """JSON ping for venues with application-level keepalive (Bybit, OKX)."""
         return None
