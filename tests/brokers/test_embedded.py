@@ -143,11 +143,21 @@ def test_broker_dying_at_start_reports_exit_code_and_log_tail(
     assert not broker.pid_file.exists()
 
 
+def _cmdline(proc: Path) -> bytes:
+    try:
+        return (proc / "cmdline").read_bytes()
+    except OSError:  # the process ended while we looked
+        return b""
+
+
 def test_broker_never_answering_times_out_and_is_killed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = tmp_path / "tansu"
-    fake.write_text("#!/bin/sh\necho 'hanging forever'\nexec sleep 60\n")
+    # a sleep duration unique to this test run, so other processes on the machine
+    # that happen to run `sleep 60` cannot be mistaken for a leftover
+    marker = f"60.{os.getpid()}{free_port()}"
+    fake.write_text(f"#!/bin/sh\necho 'hanging forever'\nexec sleep {marker}\n")
     fake.chmod(0o755)
     monkeypatch.setenv(TANSU_ENV, str(fake))
     broker = EmbeddedBroker(tmp_path / "b", free_port())
@@ -162,7 +172,7 @@ def test_broker_never_answering_times_out_and_is_killed(
         [
             p
             for p in Path("/proc").iterdir()
-            if p.name.isdigit() and b"sleep\x0060" in (p / "cmdline").read_bytes()
+            if p.name.isdigit() and f"sleep\x00{marker}".encode() in _cmdline(p)
         ]
         if Path("/proc").is_dir()
         else []
