@@ -11,7 +11,10 @@ minute closes, in a burst across symbols.
 ``DemoMarket`` is pure (no I/O): ``history(minutes)`` and ``step()`` give candles.
 ``run_demo`` publishes them: first ``history_minutes`` of back history at full
 speed (so detectors are warm at once), then live, one simulated minute every
-``60 / speed`` seconds.
+``60 / speed`` seconds. The simulated clock starts ``catch_up_minutes`` in the
+past so that an accelerated demo does not print candles from the future; once it
+has caught up with the wall clock it runs in real time, each minute published
+a few hundred ms after it closes, as an exchange would.
 """
 
 from __future__ import annotations
@@ -147,13 +150,15 @@ def _r(x: float) -> float:
 
 async def run_demo(bootstrap: str, *, n_symbols: int = 40, seed: int = 7, speed: float = 60.0,
                    history_minutes: int = 360, max_minutes: int | None = None,
+                   catch_up_minutes: int = 24 * 60,
                    stop: asyncio.Event | None = None,
                    on_minute: Callable[[int, int], None] | None = None) -> int:
     """Publish the demo market until ``stop`` is set (or ``max_minutes`` live minutes).
     Returns the number of candles published."""
     if speed <= 0:
         raise ValueError(f"demo: speed must be > 0, got {speed}")
-    market = DemoMarket(n_symbols, seed)
+    now = time.time_ns() // 1_000_000
+    market = DemoMarket(n_symbols, seed, start_ms=now - catch_up_minutes * MINUTE_MS)
     producer = make_producer(bootstrap, client_id="scanflow-demo")
     await producer.start()
     published = 0
@@ -189,6 +194,18 @@ async def run_demo(bootstrap: str, *, n_symbols: int = 40, seed: int = 7, speed:
                         pass
                 else:
                     await asyncio.sleep(delay)
+            # never publish a minute before it has closed on the wall clock
+            ahead_s = (market.next_open + MINUTE_MS + 250 - time.time_ns() // 1_000_000) / 1000
+            if ahead_s > 0:
+                if stop:
+                    try:
+                        await asyncio.wait_for(stop.wait(), timeout=ahead_s)
+                        break
+                    except TimeoutError:
+                        pass
+                else:
+                    await asyncio.sleep(ahead_s)
+                next_at = time.monotonic()
             await publish(market.step())
             live += 1
             if on_minute:
