@@ -146,7 +146,7 @@ class Detector(ABC):
         self._reset()
 
     # ---- subclass hooks -------------------------------------------------
-    def _check_params(self) -> None:
+    def _check_params(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Raise ValueError on parameter values that are out of range."""
 
     @property

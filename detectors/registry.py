@@ -11,20 +11,20 @@ from detectors.records import Signal
 
 _DETECTORS: dict[str, str] = {
     "volume_surge": "detectors.volume_surge:VolumeSurge",
-    "pin_down": "detectors.pin_down:PinDown",
-    "vsa_confluence": "detectors.vsa_confluence:VSAConfluence",
-    "weak_uptrend": "detectors.weak_uptrend:WeakUptrend",
-    "vsa": "detectors.vsa:VSA",
-    "balanced_score": "detectors.balanced_score:BalancedScore",
+    "mean_reversion": "detectors.mean_reversion:MeanReversion",
     "candle_clustering": "detectors.candle_clustering:CandleClustering",
     "momentum": "detectors.momentum:Momentum",
-    "mean_reversion": "detectors.mean_reversion:MeanReversion",
+    "balanced_score": "detectors.balanced_score:BalancedScore",
+    "vsa": "detectors.vsa:VSA",
+    "weak_uptrend": "detectors.weak_uptrend:WeakUptrend",
+    "pin_down": "detectors.pin_down:PinDown",
+    "vsa_confluence": "detectors.vsa_confluence:VSAConfluence",
     "candlestick_patterns": "detectors.candlestick_patterns:CandlestickPatterns",
+    "futures_consensus": "detectors.futures_consensus:FuturesConsensus",
     "trend_score": "detectors.trend_score:TrendScore",
     "levels": "detectors.levels:SupportResistance",
     "breakout": "detectors.breakout:Breakout",
     "retest": "detectors.retest:Retest",
-    "futures_consensus": "detectors.futures_consensus:FuturesConsensus",
 }
 
 

@@ -11,7 +11,6 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -35,7 +34,7 @@ def settings() -> Settings:
 
 
 @app.callback()
-def _main(config: Optional[Path] = typer.Option(None, "--config", help="YAML settings file (same as SCANFLOW_CONFIG)."),  # noqa: UP007 - typer needs Optional
+def _main(config: Path | None = typer.Option(None, "--config", help="YAML settings file (same as SCANFLOW_CONFIG)."),
           log_level: str = typer.Option("", "--log-level", help="DEBUG, INFO, WARNING (default from settings).")) -> None:
     overrides = {"log_level": log_level.upper()} if log_level else {}
     _state["settings"] = load_settings(config, **overrides)
@@ -135,10 +134,10 @@ def demo(symbols: int = typer.Option(0, help="Number of symbols (default from se
 
 @app.command()
 def replay(path: Path = typer.Argument(..., help="Candle file: CSV, parquet, feather or JSON (ccxt order), optionally .gz."),
-           exchange: Optional[str] = typer.Option(None, help="Exchange name (default: inferred from the path, else 'replay')."),  # noqa: UP007
+           exchange: str | None = typer.Option(None, help="Exchange name (default: inferred from the path, else 'replay')."),
            market: str = typer.Option("spot", help="Market: spot, usdm, linear, swap, ..."),
-           symbol: Optional[str] = typer.Option(None, help="Unified symbol BASE/QUOTE (default: inferred)."),  # noqa: UP007
-           tf: Optional[str] = typer.Option(None, help="Timeframe (default: the dominant step between rows)."),  # noqa: UP007
+           symbol: str | None = typer.Option(None, help="Unified symbol BASE/QUOTE (default: inferred)."),
+           tf: str | None = typer.Option(None, help="Timeframe (default: the dominant step between rows)."),
            speed: float = typer.Option(0, help="Pace: N x real time (0 = as fast as the broker accepts).")) -> None:
     """Publish candles from a file; replaying the same file twice publishes the same records."""
     from rich.progress import Progress
