@@ -32,6 +32,14 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -70,6 +78,20 @@ def test_up_serves_demo_signals_and_ctrl_c_stops_everything(tmp_path):
         assert (tmp_path / "lake" / "signals").is_dir(), "the lake lives in the working directory by default"
         family = _descendants(proc.pid)
         assert len(family) >= 5, f"expected broker + 4 children, saw {family}"
+        # a crashed child is restarted: kill the API and wait for it to answer again
+        api_pids = [p for p in family if b"scanflow\x00api" in _cmdline(p)]
+        assert len(api_pids) == 1, api_pids
+        os.kill(api_pids[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        back = False
+        while time.monotonic() < deadline and not back:
+            time.sleep(0.5)
+            try:
+                back = httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200 and _alive(api_pids[0]) is False
+            except httpx.HTTPError:
+                pass
+        assert back, "the supervisor did not restart the killed API"
+        family = _descendants(proc.pid)
     finally:
         proc.send_signal(signal.SIGINT)
         try:
