@@ -5,7 +5,6 @@ Real data is read in place from ``../shared/data/market`` (never copied)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -14,13 +13,12 @@ import pandas as pd
 
 from detectors.base import Bar, Detector, frame_to_arrays
 from detectors.records import Signal
+from tests.market import shared_market_dir  # the one place that knows where shared/ is
 
 MINUTE = 60_000
 T0 = 1_700_000_000_000 - (1_700_000_000_000 % (60 * MINUTE))  # an aligned hour
 
 
-def shared_market_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "market"
 
 
 def frame(rows: list[tuple[float, float, float, float, float]], *, step: int = MINUTE,

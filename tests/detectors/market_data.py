@@ -13,16 +13,15 @@ import gzip
 import json
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from tests.market import shared_market_dir  # the one place that knows where shared/ is
+
 COLUMNS = ["open_time", "open", "high", "low", "close", "volume"]
 
 
-def shared_market_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "market"
 
 
 def _ms(col: pd.Series) -> np.ndarray:

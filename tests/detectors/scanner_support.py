@@ -3,7 +3,6 @@ real candle loaders, a hand-built candle builder and the streaming == batch chec
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -13,10 +12,7 @@ import pandas as pd
 from detectors import registry
 from detectors.base import Bar
 from detectors.records import Signal
-
-
-def shared_market_dir() -> Path:
-    return Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "market"
+from tests.market import shared_market_dir  # the one place that knows where shared/ is
 
 
 def load_feather(rel: str) -> pd.DataFrame:

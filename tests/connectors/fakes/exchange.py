@@ -17,7 +17,6 @@ import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -27,12 +26,11 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from tests.market import shared_market_dir  # noqa: F401 - re-exported for the venue fakes
+
 MINUTE_MS = 60_000
 
 
-def shared_market_dir() -> Path:
-    """../shared/data/market relative to the repository root."""
-    return Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "market"
 
 
 @dataclass(frozen=True)
