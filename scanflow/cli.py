@@ -209,6 +209,14 @@ def bench_pipeline(engine: str = typer.Option("embedded", help="embedded or kafk
     bench_main(["--engine", engine, "--candles", str(candles)])
 
 
+@bench_app.command("connectors")
+def bench_connectors() -> None:
+    """Connector trade frames/s decoded and published, close-to-broker latency, memory per 1,000 symbols."""
+    from bench.connectors import main as bench_main
+
+    bench_main([])
+
+
 def _mount_optional() -> None:
     """Commands contributed by other packages, mounted when they are installed."""
     try:

@@ -8,7 +8,8 @@ pytestmark = pytest.mark.unit
 runner = CliRunner()
 
 COMMANDS = ["up", "worker", "sink", "api", "demo", "replay", "sql", "schemas", "topics", "topics create",
-            "topics list", "bench", "bench detectors", "bench pipeline", "broker", "broker start",
+            "topics list", "bench", "bench detectors", "bench pipeline", "bench lake", "bench connectors",
+            "broker", "broker start",
             "broker stop", "broker status"]
 
 
