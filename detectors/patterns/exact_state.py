@@ -24,6 +24,7 @@ bar plus that undo information (msgpack). Both are bit-exact.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import msgspec
@@ -32,21 +33,24 @@ from detectors.base import Bar, SeriesMeta, now_ms
 from detectors.records import Signal
 
 
-class ExactStateMixin:
+class ExactStateMixin(ABC):
     """Mix in *before* :class:`detectors.base.Detector` in the bases list."""
 
     _undo: Any = None
     #: bars between undo snapshots (1 = before every bar)
     snapshot_every: int = 32
 
-    def _snapshot(self) -> tuple[Any, ...]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _snapshot(self) -> tuple[Any, ...]:
+        """The whole streaming state as immutable builtins (tuples, numbers, None)."""
 
-    def _restore(self, snap: tuple[Any, ...]) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _restore(self, snap: tuple[Any, ...]) -> None:
+        """Replace the streaming state with ``snap`` (from :meth:`_snapshot`)."""
 
-    def _advance(self, bar: Bar) -> list[Signal]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _advance(self, bar: Bar) -> list[Signal]:
+        """Advance state by one bar and return its signals (what ``_step`` does)."""
 
     def _step(self, bar: Bar) -> list[Signal]:
         replay: list[Bar] | None = self.__dict__.get("_replay")
