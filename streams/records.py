@@ -34,7 +34,7 @@ from detectors.records import (
 
 __all__ = [
     "CANDLE_SCHEMA", "DIRECTIONS", "MARKETS", "PROVENANCES", "SIGNAL_SCHEMA",
-    "Candle", "Signal", "TradePlan", "Tick", "Quote", "Confluence", "MarketState",
+    "Candle", "Signal", "TradePlan", "Tick", "Quote", "FundingRate", "OpenInterest", "Confluence", "MarketState",
     "Candidate", "Subscription", "DeadLetter", "RecordError", "RECORD_TYPES",
     "decode_candle", "decode_signal", "decode_tick", "decode_quote", "encode",
     "params_hash", "signal_id", "validate_candle", "validate_signal", "validate_tick",
@@ -68,6 +68,34 @@ class Quote(msgspec.Struct, kw_only=True, frozen=True):
     bid_qty: float
     ask: float
     ask_qty: float
+    event_time: int
+    received_at: int
+
+
+class FundingRate(msgspec.Struct, kw_only=True, frozen=True):
+    """Mark price and funding of a perpetual (``md.funding``)."""
+
+    schema: int = 1
+    exchange: str
+    market: str
+    symbol: str
+    mark_price: float
+    index_price: float | None = None
+    funding_rate: float | None = None
+    next_funding_time: int | None = None
+    event_time: int
+    received_at: int
+
+
+class OpenInterest(msgspec.Struct, kw_only=True, frozen=True):
+    """Open interest of a derivative in contracts/base units (``md.open_interest``)."""
+
+    schema: int = 1
+    exchange: str
+    market: str
+    symbol: str
+    open_interest: float
+    open_interest_value: float | None = None
     event_time: int
     received_at: int
 
@@ -146,6 +174,8 @@ RECORD_TYPES: dict[str, type[msgspec.Struct]] = {
     "TradePlan": TradePlan,
     "Tick": Tick,
     "Quote": Quote,
+    "FundingRate": FundingRate,
+    "OpenInterest": OpenInterest,
     "Confluence": Confluence,
     "MarketState": MarketState,
     "Candidate": Candidate,

@@ -38,11 +38,11 @@ from connectors.base.rest import RestClient, rest_row_to_candle
 from connectors.base.venue import Venue
 from connectors.clock import ClockSkew, now_ms
 from connectors.dedup import CandleDedup, Seen
-from connectors.records import FundingRate, OpenInterest, SubscribeAck
+from connectors.records import SubscribeAck
 from connectors.sharding import ShardPlan, SlidingWindowLimiter
 from detectors.timeframes import MINUTE_MS
 from streams import topics
-from streams.records import Candle, Quote, RecordError, Tick, dead_letter
+from streams.records import Candle, FundingRate, OpenInterest, Quote, RecordError, Tick, dead_letter
 
 log = logging.getLogger("scanflow.connectors")
 

@@ -138,7 +138,7 @@ class Venue(ABC):
     def parse_frame(self, frame: str | bytes, received_at: int) -> list[msgspec.Struct]:
         """Decode one frame into records: closed :class:`Candle` s (only closed
         ones when ``kline_closes_by_flag``; every update otherwise), :class:`Tick`,
-        :class:`Quote`, :class:`~connectors.records.FundingRate`,
+        :class:`Quote`, :class:`~streams.records.FundingRate`,
         :class:`~connectors.records.SubscribeAck`. An empty list for frames that
         carry nothing to publish. Raise :class:`RecordError` for malformed or
         unexpected frames (the connector dead-letters them and carries on)."""

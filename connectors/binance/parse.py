@@ -16,8 +16,7 @@ from connectors.binance.schemas import (
     BinanceMarkPrice,
     BinanceTrade,
 )
-from connectors.records import FundingRate
-from streams.records import Candle, Quote, RecordError, Tick, validate_candle
+from streams.records import Candle, FundingRate, Quote, RecordError, Tick, validate_candle
 
 
 def _num(text: str, field: str, symbol: str) -> float:

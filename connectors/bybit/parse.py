@@ -10,8 +10,15 @@ from __future__ import annotations
 import math
 
 from connectors.bybit.schemas import BybitKline, BybitTrade
-from connectors.records import FundingRate, OpenInterest
-from streams.records import Candle, Quote, RecordError, Tick, validate_candle
+from streams.records import (
+    Candle,
+    FundingRate,
+    OpenInterest,
+    Quote,
+    RecordError,
+    Tick,
+    validate_candle,
+)
 
 
 def _num(text: str, field: str, symbol: str) -> float:

@@ -17,9 +17,16 @@ from connectors.gateio.schemas import (
     GateFuturesTrade,
     GateSpotTrade,
 )
-from connectors.records import FundingRate, OpenInterest
 from detectors.timeframes import MINUTE_MS
-from streams.records import Candle, Quote, RecordError, Tick, validate_candle
+from streams.records import (
+    Candle,
+    FundingRate,
+    OpenInterest,
+    Quote,
+    RecordError,
+    Tick,
+    validate_candle,
+)
 
 
 def _num(text: str | int | float | None, field: str, symbol: str) -> float:

@@ -16,9 +16,8 @@ from connectors.kucoin.schemas import (
     KucoinSpotMatch,
     KucoinSpotTicker,
 )
-from connectors.records import FundingRate
 from detectors.timeframes import MINUTE_MS
-from streams.records import Candle, Quote, RecordError, Tick, validate_candle
+from streams.records import Candle, FundingRate, Quote, RecordError, Tick, validate_candle
 
 
 def _num(text: str | float | None, field: str, symbol: str) -> float:

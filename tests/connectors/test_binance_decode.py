@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from connectors.binance import BinanceSpotVenue, BinanceUsdmVenue
-from connectors.records import FundingRate, SubscribeAck
-from streams.records import Candle, Quote, RecordError, Tick
+from connectors.records import SubscribeAck
+from streams.records import Candle, FundingRate, Quote, RecordError, Tick
 
 RES = Path(__file__).parent / "resources" / "binance"
 pytestmark = pytest.mark.unit

@@ -23,9 +23,8 @@ from connectors.base import (
 )
 from connectors.bybit import BybitLinearVenue, BybitSpotVenue
 from connectors.control import SubscriptionFollower, subscription_record
-from connectors.records import FundingRate, OpenInterest
 from streams import topics
-from streams.records import Candle, DeadLetter, Quote, Tick
+from streams.records import Candle, DeadLetter, FundingRate, OpenInterest, Quote, Tick
 from tests.connectors.fakes import shared_market_dir
 from tests.connectors.fakes.binance import load_jesse_candles
 from tests.connectors.fakes.bybit import FakeBybit

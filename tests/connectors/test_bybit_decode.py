@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from connectors.bybit import BybitLinearVenue, BybitSpotVenue
-from connectors.records import FundingRate, OpenInterest, SubscribeAck
-from streams.records import Candle, Quote, RecordError, Tick
+from connectors.records import SubscribeAck
+from streams.records import Candle, FundingRate, OpenInterest, Quote, RecordError, Tick
 
 RES = Path(__file__).parent / "resources" / "bybit"
 pytestmark = pytest.mark.unit

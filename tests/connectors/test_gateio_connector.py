@@ -15,9 +15,8 @@ import pytest
 from connectors.base import CcxtRest, Connector, MemoryPublisher, VenueConfig, VenueLimits
 from connectors.control import SubscriptionFollower, subscription_record
 from connectors.gateio import GateioFuturesVenue, GateioSpotVenue
-from connectors.records import FundingRate, OpenInterest
 from streams import topics
-from streams.records import DeadLetter, Quote, Tick
+from streams.records import DeadLetter, FundingRate, OpenInterest, Quote, Tick
 from tests.connectors.fakes.exchange import CandleRow
 from tests.connectors.fakes.gateio import FakeGateio, contracts
 from tests.connectors.test_binance_connector import candles_of, fast_options, real_candles

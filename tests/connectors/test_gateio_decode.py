@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from connectors.gateio import GateioFuturesVenue, GateioSpotVenue
-from connectors.records import FundingRate, OpenInterest, SubscribeAck
-from streams.records import Candle, Quote, RecordError, Tick
+from connectors.records import SubscribeAck
+from streams.records import Candle, FundingRate, OpenInterest, Quote, RecordError, Tick
 
 RES = Path(__file__).parent / "resources" / "gateio"
 pytestmark = pytest.mark.unit

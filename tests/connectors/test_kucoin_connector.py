@@ -16,9 +16,8 @@ import pytest
 from connectors.base import CcxtRest, Connector, MemoryPublisher, VenueConfig, VenueLimits
 from connectors.control import SubscriptionFollower, subscription_record
 from connectors.kucoin import KucoinFuturesVenue, KucoinSpotVenue
-from connectors.records import FundingRate
 from streams import topics
-from streams.records import DeadLetter, Quote, Tick
+from streams.records import DeadLetter, FundingRate, Quote, Tick
 from tests.connectors.fakes.exchange import CandleRow
 from tests.connectors.fakes.kucoin import FakeKucoin, contracts
 from tests.connectors.test_binance_connector import candles_of, fast_options, real_candles

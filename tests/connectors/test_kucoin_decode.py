@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from connectors.kucoin import KucoinFuturesVenue, KucoinSpotVenue
-from connectors.records import FundingRate, SubscribeAck
-from streams.records import Candle, Quote, RecordError, Tick
+from connectors.records import SubscribeAck
+from streams.records import Candle, FundingRate, Quote, RecordError, Tick
 
 RES = Path(__file__).parent / "resources" / "kucoin"
 pytestmark = pytest.mark.unit
