@@ -148,6 +148,19 @@ def _r(x: float) -> float:
     return round(x, digits)
 
 
+async def _stopped_within(seconds: float, stop: asyncio.Event | None) -> bool:
+    """Sleep ``seconds`` (if positive); True as soon as ``stop`` is set."""
+    if stop is None:
+        if seconds > 0:
+            await asyncio.sleep(seconds)
+        return False
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=max(seconds, 0.0))
+        return True
+    except TimeoutError:
+        return stop.is_set()
+
+
 async def run_demo(bootstrap: str, *, n_symbols: int = 40, seed: int = 7, speed: float = 60.0,
                    history_minutes: int = 360, max_minutes: int | None = None,
                    catch_up_minutes: int = 24 * 60,
@@ -184,27 +197,13 @@ async def run_demo(bootstrap: str, *, n_symbols: int = 40, seed: int = 7, speed:
         next_at = time.monotonic()
         while not (stop and stop.is_set()) and (max_minutes is None or live < max_minutes):
             next_at += interval
-            delay = next_at - time.monotonic()
-            if delay > 0:
-                if stop:
-                    try:
-                        await asyncio.wait_for(stop.wait(), timeout=delay)
-                        break
-                    except TimeoutError:
-                        pass
-                else:
-                    await asyncio.sleep(delay)
+            if await _stopped_within(next_at - time.monotonic(), stop):
+                break
             # never publish a minute before it has closed on the wall clock
             ahead_s = (market.next_open + MINUTE_MS + 250 - time.time_ns() // 1_000_000) / 1000
             if ahead_s > 0:
-                if stop:
-                    try:
-                        await asyncio.wait_for(stop.wait(), timeout=ahead_s)
-                        break
-                    except TimeoutError:
-                        pass
-                else:
-                    await asyncio.sleep(ahead_s)
+                if await _stopped_within(ahead_s, stop):
+                    break
                 next_at = time.monotonic()
             await publish(market.step())
             live += 1

@@ -196,11 +196,15 @@ def infer_symbol(path: str | Path) -> str | None:
         return f"{words[0].upper()}/{words[1].upper()}"
     if len(words) >= 2 and words[1].upper() == "PERP":
         return f"{words[0].upper()}-PERP"
-    if words:
-        w = words[0].upper()
-        for q in KNOWN_QUOTES:
-            if w.endswith(q) and len(w) > len(q):
-                return f"{w[: -len(q)]}/{q}"
+    return split_pair(words[0]) if words else None
+
+
+def split_pair(word: str) -> str | None:
+    """``ADABTC`` -> ``ADA/BTC`` by a known quote suffix; None when none matches."""
+    w = word.upper()
+    for q in KNOWN_QUOTES:
+        if w.endswith(q) and len(w) > len(q):
+            return f"{w[: -len(q)]}/{q}"
     return None
 
 

@@ -18,11 +18,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import msgspec
 import pandas as pd
 
-from connectors.files import dominant_timeframe, infer_exchange, infer_symbol, read_candle_file
+from connectors.files import (
+    dominant_timeframe,
+    infer_exchange,
+    infer_symbol,
+    read_candle_file,
+    split_pair,
+)
 from detectors.records import Candle, RecordError, encode, validate_candle
 from detectors.timeframes import TIMEFRAME_MS, tf_ms
 from streams import topics
@@ -63,12 +69,7 @@ def plan_replay(path: str | Path, *, exchange: str | None = None, market: str = 
     if not sym:
         raise ValueError(f"{path}: cannot infer the symbol from the file name; pass --symbol BASE/QUOTE")
     if "/" not in sym and "-" not in sym:
-        from connectors.files import KNOWN_QUOTES
-
-        for q in KNOWN_QUOTES:
-            if sym.upper().endswith(q) and len(sym) > len(q):
-                sym = f"{sym[: -len(q)].upper()}/{q}"
-                break
+        sym = split_pair(sym) or sym
     if tf is not None and tf not in TIMEFRAME_MS:
         raise ValueError(f"unknown timeframe {tf!r}; known: {', '.join(TIMEFRAME_MS)}")
     timeframe = tf or dominant_timeframe(frame["open_time"].to_numpy())
@@ -100,12 +101,20 @@ def frame_to_records(plan: ReplayPlan, frame: pd.DataFrame) -> list[tuple[bool, 
             validate_candle(candle)
             out.append((True, encode(candle), None))
         except RecordError as exc:
-            row = {c: (None if isinstance(v, float) and math.isnan(v) else v)
-                   for c, v in ((c, cols[c][i].item() if hasattr(cols[c][i], "item") else cols[c][i]) for c in cols)}
-            raw = json.dumps({"file": plan.path, "row": i, **row}, default=str)
+            raw = json.dumps({"file": plan.path, "row": i, **_raw_row(cols, i)}, default=str)
             rec = dead_letter(f"replay:{Path(plan.path).name}", exc, raw, received_at=ot + length)
             out.append((False, encode(rec), exc.reason))
     return out
+
+
+def _raw_row(cols: dict[str, Any], i: int) -> dict[str, Any]:
+    """Row ``i`` as JSON-ready builtins (NaN as null), for a dead-letter record."""
+    row: dict[str, Any] = {}
+    for name, values in cols.items():
+        v = values[i]
+        v = v.item() if hasattr(v, "item") else v
+        row[name] = None if isinstance(v, float) and math.isnan(v) else v
+    return row
 
 
 async def replay(path: str | Path, bootstrap: str, *, exchange: str | None = None, market: str = "spot",
@@ -153,4 +162,4 @@ async def replay(path: str | Path, bootstrap: str, *, exchange: str | None = Non
     return report
 
 
-__all__ = ["ReplayPlan", "ReplayReport", "plan_replay", "frame_to_records", "replay", "msgspec"]
+__all__ = ["ReplayPlan", "ReplayReport", "plan_replay", "frame_to_records", "replay"]

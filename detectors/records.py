@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import msgspec
 
 from detectors.timeframes import TIMEFRAME_MS, is_aligned, tf_ms
+
+T = TypeVar("T")
 
 CANDLE_SCHEMA = 1
 SIGNAL_SCHEMA = 1
@@ -176,29 +179,27 @@ def validate_signal(s: Signal) -> Signal:
     return s
 
 
-_candle_decoder = msgspec.json.Decoder(Candle)
-_signal_decoder = msgspec.json.Decoder(Signal)
+def strict_decoder(cls: type[T], validate: Callable[[T], T]) -> Callable[[bytes | str], T]:
+    """A JSON decoder for ``cls`` that validates what it decodes; every problem
+    (malformed JSON, wrong shape or types, a value the contract rejects) raises
+    :class:`RecordError` with its reason."""
+    decoder = msgspec.json.Decoder(cls)
+
+    def decode(raw: bytes | str) -> T:
+        try:
+            record = decoder.decode(raw)
+        except msgspec.ValidationError as exc:
+            raise RecordError("schema_mismatch", str(exc)) from None
+        except msgspec.DecodeError as exc:
+            raise RecordError("malformed_json", str(exc)) from None
+        return validate(record)
+
+    decode.__doc__ = f"Decode and validate a JSON {cls.__name__}; problems raise RecordError."
+    return decode
 
 
-def decode_candle(raw: bytes | str) -> Candle:
-    """Decode and validate a JSON candle; any problem raises :class:`RecordError`."""
-    try:
-        candle = _candle_decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        raise RecordError("schema_mismatch", str(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise RecordError("malformed_json", str(exc)) from None
-    return validate_candle(candle)
-
-
-def decode_signal(raw: bytes | str) -> Signal:
-    try:
-        signal = _signal_decoder.decode(raw)
-    except msgspec.ValidationError as exc:
-        raise RecordError("schema_mismatch", str(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise RecordError("malformed_json", str(exc)) from None
-    return validate_signal(signal)
+decode_candle = strict_decoder(Candle, validate_candle)
+decode_signal = strict_decoder(Signal, validate_signal)
 
 
 _encoder = msgspec.json.Encoder()

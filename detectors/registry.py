@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from detectors.base import Detector, SeriesMeta, frame_to_arrays
+from detectors.base import Bar, Detector, SeriesMeta, frame_to_arrays
 from detectors.records import Signal
 
 _DETECTORS: dict[str, str] = {
@@ -60,8 +60,6 @@ def run_stream(name: str, frame: Any, *, exchange: str = "unknown", market: str 
     det.meta = SeriesMeta(exchange, market, symbol, tf)
     bars = frame_to_arrays(frame)
     out: list[Signal] = []
-    from detectors.base import Bar
-
     for i in range(len(bars)):
         out.extend(det.update_bar(Bar(int(bars.open_time[i]), float(bars.open[i]), float(bars.high[i]),
                                       float(bars.low[i]), float(bars.close[i]), float(bars.volume[i]))))

@@ -7,7 +7,6 @@ Settings come from ``SCANFLOW_*`` environment variables and an optional YAML fil
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from pathlib import Path
@@ -249,4 +248,4 @@ def main() -> None:
 if __name__ == "__main__":
     main()
 
-__all__ = ["app", "main", "json"]
+__all__ = ["app", "main"]

@@ -147,8 +147,7 @@ def _render(children: list[Child], settings: Settings, bootstrap: str, broker_no
         f"lake      {Path(settings.lake_dir).resolve()}   (scanflow sql \"SELECT * FROM signals LIMIT 5\")",
     ]
     if health:
-        counts = health.get("counts") or health.get("rows") or {}
-        lines.append(f"lake rows {counts}")
+        lines.append(f"lake rows {health.get('rows', {})}")
     lines.append("Ctrl-C stops everything.")
     return Group(table, Text("\n".join(lines)))
 

@@ -28,6 +28,7 @@ from detectors.records import (
     encode,
     params_hash,
     signal_id,
+    strict_decoder,
     validate_candle,
     validate_signal,
 )
@@ -218,26 +219,8 @@ def validate_quote(q: Quote) -> Quote:
     return q
 
 
-_tick_decoder = msgspec.json.Decoder(Tick)
-_quote_decoder = msgspec.json.Decoder(Quote)
-
-
-def decode_tick(raw: bytes | str) -> Tick:
-    try:
-        return validate_tick(_tick_decoder.decode(raw))
-    except msgspec.ValidationError as exc:
-        raise RecordError("schema_mismatch", str(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise RecordError("malformed_json", str(exc)) from None
-
-
-def decode_quote(raw: bytes | str) -> Quote:
-    try:
-        return validate_quote(_quote_decoder.decode(raw))
-    except msgspec.ValidationError as exc:
-        raise RecordError("schema_mismatch", str(exc)) from None
-    except msgspec.DecodeError as exc:
-        raise RecordError("malformed_json", str(exc)) from None
+decode_tick = strict_decoder(Tick, validate_tick)
+decode_quote = strict_decoder(Quote, validate_quote)
 
 
 def dead_letter(source: str, error: RecordError | str, raw: bytes | str, *, received_at: int,

@@ -21,7 +21,6 @@ seen: they are recognised as repeats and produce nothing new.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import time
@@ -33,7 +32,7 @@ import msgspec
 
 from detectors import registry
 from detectors.base import Detector
-from detectors.records import Candle, RecordError, Signal, decode_candle, encode
+from detectors.records import Candle, RecordError, decode_candle, encode
 from scanflow.settings import Settings
 from streams import topics
 from streams.records import dead_letter
@@ -174,7 +173,6 @@ def build_app(settings: Settings, *, app_id: str = "scanflow-worker") -> faust.A
                 per_key[key].append(candle)
                 partition_of[key] = msg.partition
             pending: list[Any] = []
-            produced: list[Signal] = []
             for key, candles in per_key.items():
                 st = state_for(key)
                 for candle in candles:
@@ -182,7 +180,6 @@ def build_app(settings: Settings, *, app_id: str = "scanflow-worker") -> faust.A
                         before = det.stale_candles
                         for sig in det.update(candle):
                             pending.append(await signal_topics[name].send(key=key, value=encode(sig)))
-                            produced.append(sig)
                         stats.stale += det.stale_candles - before
                     stats.candles += 1
             # wait for the broker to acknowledge the signals before the state moves on
@@ -198,7 +195,7 @@ def build_app(settings: Settings, *, app_id: str = "scanflow-worker") -> faust.A
             # only after their state is on the broker
             for fut in checkpoints:
                 await fut
-            stats.signals += len(produced)
+            stats.signals += len(pending)
             stats.batches += 1
 
     stats_path = settings.data_dir / "worker" / f"stats-{os.getpid()}.json"
@@ -226,4 +223,4 @@ def run_worker(settings: Settings) -> None:
     worker.execute_from_commandline()
 
 
-__all__ = ["build_app", "run_worker", "SeriesState", "WorkerStats", "asyncio"]
+__all__ = ["build_app", "run_worker", "SeriesState", "WorkerStats"]
