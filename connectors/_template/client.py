@@ -102,9 +102,7 @@ class TemplateVenue(Venue):
             raise RecordError("schema_mismatch", f"{self.name} {env.topic}: {exc}") from None
         if channel == "kline.1m" and not msg.closed:
             return []
-        symbol = self.unified_symbol(native)
-        if symbol is None:
-            raise RecordError("unknown_symbol", f"{self.name}: {native!r} is not subscribed")
+        symbol = self.subscribed_symbol(native, env.topic)
         return [convert(msg, symbol, self.exchange, self.market, received_at)]
 
     def ccxt_exchange(self) -> Any:  # REQUIRED

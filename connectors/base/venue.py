@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
+from streams.records import RecordError
+
 if TYPE_CHECKING:
     import ccxt.async_support as ccxt_async
 
@@ -100,6 +102,14 @@ class Venue(ABC):
     def unified_symbol(self, native: str) -> str | None:
         """Unified symbol of an exchange id, or None if it is not one we stream."""
         return self._unified.get(native)
+
+    def subscribed_symbol(self, native: str, stream: str) -> str:
+        """Unified symbol of an exchange id in a frame of ``stream``; a symbol we do
+        not stream is bad input (``unknown_symbol``), reported with the stream."""
+        symbol = self._unified.get(native)
+        if symbol is None:
+            raise RecordError("unknown_symbol", f"{self.name} {stream}: symbol {native!r} is not subscribed")
+        return symbol
 
     def market_symbol(self, market: dict[str, Any]) -> str | None:
         """Scanflow symbol (``BASE/QUOTE``) of a ccxt market if it belongs to this

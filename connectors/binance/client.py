@@ -108,9 +108,7 @@ class _BinanceVenue(Venue):
             return []  # an update of a still-open candle
         if channel == "trade" and msg.X is not None and msg.X != "MARKET":
             return []  # USDⓈ-M insurance-fund / ADL fills are not market trades
-        symbol = self._unified.get(msg.s)
-        if symbol is None:
-            raise RecordError("unknown_symbol", f"{self.name} {stream}: symbol {msg.s!r} is not subscribed")
+        symbol = self.subscribed_symbol(msg.s, stream)
         return [convert(msg, symbol, self.exchange, self.market, received_at)]
 
     def _ccxt(self, cls_name: str, urls: dict[str, str], types: list[str]) -> Any:

@@ -104,16 +104,15 @@ class _BybitVenue(Venue):
         if not env.data:
             raise RecordError("schema_mismatch", f"{self.name} {env.topic}: push without data")
         prefix, _, native = env.topic.rpartition(".")
-        symbol = self._unified.get(native)
         try:
             if prefix == "kline.1":
                 klines = _klines.decode(env.data)
-                return [parse.parse_kline_to_candle(k, self._known(symbol, native, env.topic), self.exchange,
+                return [parse.parse_kline_to_candle(k, self.subscribed_symbol(native, env.topic), self.exchange,
                                                     self.market, received_at) for k in klines if k.confirm]
             if prefix == "publicTrade":
                 out: list[msgspec.Struct] = []
                 for t in _trades.decode(env.data):
-                    sym = self._known(self._unified.get(t.s), t.s, env.topic)
+                    sym = self.subscribed_symbol(t.s, env.topic)
                     out.append(parse.parse_trade_to_tick(t, sym, self.exchange, self.market, received_at))
                 return out
             if prefix == "orderbook.1":
@@ -124,10 +123,6 @@ class _BybitVenue(Venue):
             raise RecordError("schema_mismatch", f"{self.name} {env.topic}: {exc}") from None
         raise RecordError("unexpected_stream", f"{self.name}: topic {env.topic!r} is not one we decode")
 
-    def _known(self, symbol: str | None, native: str, topic: str) -> str:
-        if symbol is None:
-            raise RecordError("unknown_symbol", f"{self.name} {topic}: symbol {native!r} is not subscribed")
-        return symbol
 
     def _response(self, env: BybitFrame) -> list[msgspec.Struct]:
         if _is_pong(env):
@@ -142,7 +137,7 @@ class _BybitVenue(Venue):
         raise RecordError("unexpected_frame", f"{self.name}: neither a topic push nor a response (op {env.op!r})")
 
     def _on_book(self, msg: BybitOrderbook, env: BybitFrame, received_at: int) -> list[msgspec.Struct]:
-        symbol = self._known(self._unified.get(msg.s), msg.s, env.topic or "")
+        symbol = self.subscribed_symbol(msg.s, env.topic or "")
         best = self._books.get(msg.s)
         if env.type == "snapshot" or best is None:
             best = self._books[msg.s] = [None, None]
@@ -167,7 +162,7 @@ class _BybitVenue(Venue):
         return [parse.parse_book_to_quote(bid, ask, symbol, self.exchange, self.market, event_time, received_at)]
 
     def _on_ticker(self, msg: BybitTicker, env: BybitFrame, received_at: int) -> list[msgspec.Struct]:
-        symbol = self._known(self._unified.get(msg.symbol), msg.symbol, env.topic or "")
+        symbol = self.subscribed_symbol(msg.symbol, env.topic or "")
         changed = {k: v for k, v in msgspec.structs.asdict(msg).items() if v is not None and k != "symbol"}
         if env.type == "snapshot" or msg.symbol not in self._tickers:
             self._tickers[msg.symbol] = dict(changed)

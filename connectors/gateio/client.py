@@ -98,11 +98,6 @@ class _GateioVenue(Venue):
     def unsubscribe_messages(self, streams: list[str], request_id: int) -> list[str]:
         return self._requests("unsubscribe", streams, request_id)
 
-    def _symbol(self, native: str, channel: str) -> str:
-        symbol = self._unified.get(native)
-        if symbol is None:
-            raise RecordError("unknown_symbol", f"{self.name} {channel}: {native!r} is not subscribed")
-        return symbol
 
     def parse_frame(self, frame: str | bytes, received_at: int) -> list[msgspec.Struct]:
         try:
@@ -136,7 +131,7 @@ class _GateioVenue(Venue):
         for k in points:
             if not k.w:
                 continue  # an update of a window still open
-            symbol = self._symbol(k.n.partition("_")[2], channel)
+            symbol = self.subscribed_symbol(k.n.partition("_")[2], channel)
             out.append(parse.parse_candlestick_to_candle(k, symbol, self.exchange, self.market, event_time,
                                                          received_at))
         return out
@@ -175,11 +170,11 @@ class GateioSpotVenue(_GateioVenue):
             return self._candles([_candle.decode(result)], channel, event_time, received_at)
         if channel == "spot.trades":
             t = _spot_trade.decode(result)
-            return [parse.parse_spot_trade_to_tick(t, self._symbol(t.currency_pair, channel), self.exchange,
+            return [parse.parse_spot_trade_to_tick(t, self.subscribed_symbol(t.currency_pair, channel), self.exchange,
                                                    self.market, received_at)]
         if channel == "spot.book_ticker":
             q = _book.decode(result)
-            return [parse.parse_book_ticker_to_quote(q, self._symbol(q.s, channel), self.exchange, self.market,
+            return [parse.parse_book_ticker_to_quote(q, self.subscribed_symbol(q.s, channel), self.exchange, self.market,
                                                      received_at)]
         raise RecordError("unexpected_stream", f"{self.name}: channel {channel!r} is not one we decode")
 
@@ -213,17 +208,17 @@ class GateioFuturesVenue(_GateioVenue):
         if channel == "futures.candlesticks":
             return self._candles(_candles.decode(result), channel, event_time, received_at)
         if channel == "futures.trades":
-            return [parse.parse_futures_trade_to_tick(t, self._symbol(t.contract, channel), self.exchange,
+            return [parse.parse_futures_trade_to_tick(t, self.subscribed_symbol(t.contract, channel), self.exchange,
                                                       self.market, received_at)
                     for t in _futures_trades.decode(result) if not t.is_internal]
         if channel == "futures.book_ticker":
             q = _book.decode(result)
-            return [parse.parse_book_ticker_to_quote(q, self._symbol(q.s, channel), self.exchange, self.market,
+            return [parse.parse_book_ticker_to_quote(q, self.subscribed_symbol(q.s, channel), self.exchange, self.market,
                                                      received_at)]
         if channel == "futures.tickers":
             out: list[msgspec.Struct] = []
             for t in _tickers.decode(result):
-                symbol = self._symbol(t.contract, channel)
+                symbol = self.subscribed_symbol(t.contract, channel)
                 out.append(parse.parse_futures_ticker_to_funding(t, symbol, self.exchange, self.market, event_time,
                                                                  received_at))
                 if t.total_size:

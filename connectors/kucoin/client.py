@@ -163,11 +163,6 @@ class _KucoinVenue(Venue):
         return self._requests("unsubscribe", streams, request_id)
 
     # ---- frames -----------------------------------------------------------------
-    def _symbol(self, native: str, topic: str) -> str:
-        symbol = self._unified.get(native)
-        if symbol is None:
-            raise RecordError("unknown_symbol", f"{self.name} {topic}: {native!r} is not subscribed")
-        return symbol
 
     def parse_frame(self, frame: str | bytes, received_at: int) -> list[msgspec.Struct]:
         try:
@@ -197,7 +192,7 @@ class _KucoinVenue(Venue):
         topic = env.topic or ""
         if not topic.endswith("_1min"):
             raise RecordError("unexpected_interval", f"{self.name}: topic {topic!r}, only 1min is streamed")
-        symbol = self._symbol(k.symbol, topic)
+        symbol = self.subscribed_symbol(k.symbol, topic)
         candle = parse.parse_candles_to_candle(k, symbol, self.exchange, self.market, received_at)
         closed = self._closer.update(symbol, candle.open_time, candle)
         return [closed] if closed is not None else []
@@ -243,11 +238,11 @@ class KucoinSpotVenue(_KucoinVenue):
             return self._parse_candles(env, received_at)
         if prefix == "/market/match":
             t = _spot_match.decode(env.data)
-            return [parse.parse_spot_match_to_tick(t, self._symbol(t.symbol, topic), self.exchange, self.market,
+            return [parse.parse_spot_match_to_tick(t, self.subscribed_symbol(t.symbol, topic), self.exchange, self.market,
                                                    received_at)]
         if prefix == "/market/ticker":
             q = _spot_ticker.decode(env.data)
-            return [parse.parse_spot_ticker_to_quote(q, self._symbol(native, topic), self.exchange, self.market,
+            return [parse.parse_spot_ticker_to_quote(q, self.subscribed_symbol(native, topic), self.exchange, self.market,
                                                      received_at)]
         raise RecordError("unexpected_stream", f"{self.name}: topic {topic!r} is not one we decode")
 
@@ -291,14 +286,14 @@ class KucoinFuturesVenue(_KucoinVenue):
             return self._parse_candles(env, received_at)
         if prefix == "/contractMarket/execution":
             t = _execution.decode(env.data)
-            return [parse.parse_futures_execution_to_tick(t, self._symbol(t.symbol, topic), self.exchange,
+            return [parse.parse_futures_execution_to_tick(t, self.subscribed_symbol(t.symbol, topic), self.exchange,
                                                           self.market, received_at)]
         if prefix == "/contractMarket/tickerV2":
             q = _ticker_v2.decode(env.data)
-            return [parse.parse_futures_ticker_to_quote(q, self._symbol(q.symbol, topic), self.exchange,
+            return [parse.parse_futures_ticker_to_quote(q, self.subscribed_symbol(q.symbol, topic), self.exchange,
                                                         self.market, received_at)]
         if prefix == "/contract/instrument":
-            symbol = self._symbol(native, topic)
+            symbol = self.subscribed_symbol(native, topic)
             msg = _instrument.decode(env.data)
             mark, index, rate = self._instrument.get(native, (None, None, None))
             if env.subject == "mark.index.price":
