@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import time
+from hashlib import blake2b as _blake2b
 from abc import ABC, abstractmethod
 from collections import deque
 from typing import Any, ClassVar
@@ -42,7 +43,7 @@ from typing import Any, ClassVar
 import msgspec
 import numpy as np
 
-from detectors.records import Candle, Signal, TradePlan, params_hash, signal_id
+from detectors.records import Candle, Signal, TradePlan, params_hash
 from detectors.timeframes import tf_ms
 
 
@@ -143,6 +144,8 @@ class Detector(ABC):
         self._last_bar: Bar | None = None
         self._last_signals: list[Signal] = []
         self.history: deque[Bar] = deque(maxlen=self.history_bars)
+        self._signal_prefix: tuple[SeriesMeta, str, str, int] | None = None
+        self._batch_now = 0
         self._reset()
 
     # ---- subclass hooks -------------------------------------------------
@@ -215,9 +218,15 @@ class Detector(ABC):
     ) -> list[Signal]:
         """Vectorized evaluation of a pandas or polars frame with columns
         open_time (ms), open, high, low, close, volume."""
-        meta = SeriesMeta(exchange, market, symbol, tf)
+        return self._run_arrays(frame_to_arrays(frame), SeriesMeta(exchange, market, symbol, tf))
+
+    def _run_arrays(self, bars: BarArrays, meta: SeriesMeta, now: int = 0) -> list[Signal]:
         self.meta = meta
-        return self._batch(frame_to_arrays(frame), meta)
+        self._batch_now = now or now_ms()  # one emission time for a whole batch run
+        try:
+            return self._batch(bars, meta)
+        finally:
+            self._batch_now = 0
 
     # ---- checkpointing --------------------------------------------------
     def get_state(self) -> bytes:
@@ -250,23 +259,101 @@ class Detector(ABC):
         features: dict[str, Any] | None = None,
         trade_plan: TradePlan | None = None,
     ) -> Signal:
-        m = meta or self.meta or SeriesMeta("unknown", "spot", "UNKNOWN", "1m")
-        return Signal(
-            id=signal_id(m.exchange, m.market, m.symbol, m.tf, self.name, int(open_time), self.version, self.params_hash),
-            exchange=m.exchange,
-            market=m.market,
-            symbol=m.symbol,
-            tf=m.tf,
-            detector=self.name,
-            detector_version=self.version,
-            params_hash=self.params_hash,
-            open_time=int(open_time),
-            event_time=int(open_time) + tf_ms(m.tf) - 1,
-            emitted_at=now_ms(),
-            signal_type=signal_type,
-            direction=direction,
-            score=float(min(100.0, max(0.0, score))),
-            price=float(price),
-            features=features or {},
-            trade_plan=trade_plan,
+        m = meta or self.meta or _UNKNOWN_META
+        cached = self._signal_prefix
+        if cached is None or cached[0] is not m:
+            # everything in the id and the record but the open time, once per series
+            cached = self._signal_prefix = (
+                m,
+                f"{m.exchange}|{m.market}|{m.symbol}|{m.tf}|{self.name}|",
+                f"|{self.version}|{self.params_hash}",
+                tf_ms(m.tf) - 1,
+            )
+        t = int(open_time)
+        raw = f"{cached[1]}{t}{cached[2]}"
+        score = float(score)
+        return Signal(  # positional: see detectors.records.Signal
+            _blake2b(raw.encode(), digest_size=16).hexdigest(),
+            m.exchange, m.market, m.symbol, m.tf, self.name, self.version, self.params_hash,
+            t, t + cached[3], self._batch_now or now_ms(),
+            signal_type, direction,
+            100.0 if score > 100.0 else 0.0 if not score > 0.0 else score,
+            float(price), features or {}, trade_plan,
         )
+
+    def _accept(self, bar: Bar) -> list[Signal]:
+        """The streaming fast path for a valid bar newer than the last one (what
+        :meth:`update_bar` does after its checks); :class:`DetectorSet` calls it
+        after checking once for all its detectors."""
+        signals = self._step(bar)
+        self.history.append(bar)
+        self.last_open_time = bar.open_time
+        self._last_bar = bar
+        self._last_signals = signals
+        return signals
+
+
+_UNKNOWN_META = SeriesMeta("unknown", "spot", "UNKNOWN", "1m")
+
+
+class DetectorSet:
+    """Every detector of one series behind one front end.
+
+    The worker runs the whole configured set on each candle; checking validity
+    and ordering once for the set instead of once per detector is most of what a
+    cheap detector costs. Semantics are those of :meth:`Detector.update`, applied
+    to each member: the members always see the same bars, so a candle that is new
+    for one is new for all, and the idempotency cases (same candle again,
+    corrected last bar, late candle) are delegated to each member unchanged.
+    """
+
+    def __init__(self, detectors: dict[str, Detector]) -> None:
+        self.detectors = dict(detectors)
+        self._members = list(self.detectors.values())
+        self.meta: SeriesMeta | None = None
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    @property
+    def last_open_time(self) -> int | None:
+        """Open time of the last bar the members accepted (they are in step)."""
+        return self._members[0].last_open_time if self._members else None
+
+    def update(self, candle: Candle) -> list[Signal]:
+        """Feed one closed candle to every member; their signals, in member order."""
+        if self.meta is None:
+            self.set_meta(SeriesMeta(candle.exchange, candle.market, candle.symbol, candle.tf))
+        return self.update_bar(Bar(candle.open_time, candle.open, candle.high, candle.low, candle.close,
+                                   candle.volume))
+
+    def update_bar(self, bar: Bar) -> list[Signal]:
+        out: list[Signal] = []
+        last = self.last_open_time
+        if last is not None and bar.open_time <= last:
+            for det in self._members:  # redelivery, correction or late candle: per member rules
+                out.extend(det.update_bar(bar))
+            return out
+        if not bar_is_valid(bar.open, bar.high, bar.low, bar.close, bar.volume):
+            return out
+        for det in self._members:
+            sigs = det._accept(bar)
+            if sigs:
+                out.extend(sigs)
+        return out
+
+    def set_meta(self, meta: SeriesMeta) -> None:
+        self.meta = meta
+        for det in self._members:
+            det.meta = meta
+
+    def run_batch(self, frame: Any, *, exchange: str = "unknown", market: str = "spot",
+                  symbol: str = "UNKNOWN", tf: str = "1m") -> list[Signal]:
+        """Every member's batch evaluation of one frame (converted once)."""
+        meta = SeriesMeta(exchange, market, symbol, tf)
+        bars = frame_to_arrays(frame)
+        now = now_ms()
+        out: list[Signal] = []
+        for det in self._members:
+            out.extend(det._run_arrays(bars, meta, now))
+        return out

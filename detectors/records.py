@@ -75,10 +75,14 @@ class TradePlan(msgspec.Struct, kw_only=True, frozen=True):
     eta_bars: int | None = None
 
 
-class Signal(msgspec.Struct, kw_only=True, frozen=True):
-    """A detector's finding on one closed candle. ``id`` is deterministic."""
+class Signal(msgspec.Struct, frozen=True):
+    """A detector's finding on one closed candle. ``id`` is deterministic.
 
-    schema: int = SIGNAL_SCHEMA
+    Construct it with keywords. Fields are positional-capable (``schema`` comes
+    last for that) only so that :meth:`detectors.base.Detector.make_signal`, the
+    hot path of batch runs, can skip keyword matching: ~0.4 µs instead of ~1.5 µs.
+    """
+
     id: str
     exchange: str
     market: str
@@ -96,6 +100,7 @@ class Signal(msgspec.Struct, kw_only=True, frozen=True):
     price: float
     features: dict[str, Any] = msgspec.field(default_factory=dict)
     trade_plan: TradePlan | None = None
+    schema: int = SIGNAL_SCHEMA
 
     @property
     def key(self) -> str:

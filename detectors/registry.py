@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from detectors.base import Bar, Detector, SeriesMeta, frame_to_arrays
+from detectors.base import Bar, Detector, DetectorSet, SeriesMeta, frame_to_arrays
 from detectors.records import Signal
 
 _DETECTORS: dict[str, str] = {
@@ -51,6 +51,18 @@ def detector_class(name: str) -> type[Detector]:
 def create(name: str, **params: Any) -> Detector:
     """A new detector instance with validated parameters."""
     return detector_class(name)(**params)
+
+
+def create_set(names: list[str] | None = None,
+               params: dict[str, dict[str, Any]] | None = None) -> DetectorSet:
+    """Detectors ``names`` (default: every registered one) for one series behind
+    one front end; ``params`` maps a detector name to its parameters."""
+    params = params or {}
+    chosen = available() if names is None else list(names)
+    unknown = sorted(set(params) - set(chosen))
+    if unknown:
+        raise ValueError(f"parameters given for detector(s) not in the set: {', '.join(unknown)}")
+    return DetectorSet({name: create(name, **params.get(name, {})) for name in chosen})
 
 
 def run_stream(name: str, frame: Any, *, exchange: str = "unknown", market: str = "spot",
