@@ -41,21 +41,20 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.momentum import (
-    MomentumArrays,
-    MomentumState,
     check_momentum_params,
     momentum_features,
+    momentum_score_bound,
     momentum_warmup,
     score_momentum,
 )
 from detectors.features.reversion import (
-    ReversionArrays,
-    ReversionState,
     check_reversion_params,
     reversion_features,
+    reversion_may_score,
     reversion_warmup,
     score_reversion,
 )
+from detectors.features.scanner import ScannerState, scanner_series
 from detectors.features.state import SnapshotDetector
 from detectors.records import Signal
 
@@ -115,15 +114,14 @@ class BalancedScore(SnapshotDetector):
         return max(reversion_warmup(self.params), momentum_warmup(self.params))
 
     def _reset(self) -> None:
-        self._rev = ReversionState(self.params)
-        self._mom = MomentumState(self.params)
+        self._state = ScannerState(self.params, momentum=True, reversion=True)
+        self._warm = self.warmup
 
     def _snapshot(self) -> tuple:
-        return (self._rev.snapshot(), self._mom.snapshot())
+        return self._state.snapshot()
 
     def _restore(self, snap: tuple) -> None:
-        self._rev.restore(snap[0])
-        self._mom.restore(snap[1])
+        self._state.restore(snap)
 
     def _classify(self, ms: float, msign: int, rs: float, rsign: int) -> tuple[str, int, float, float]:
         """(signal_type, sign, score, combined) - the one rule both paths use."""
@@ -144,14 +142,16 @@ class BalancedScore(SnapshotDetector):
 
     def _emit(self, meta: SeriesMeta | None, open_time: int, rin: tuple, min_: tuple) -> Signal | None:
         p = self.params
-        bear, bull = score_reversion(p, *rin)[:2]
-        ms, msign = score_momentum(p, *min_)[:2]
+        votes = score_reversion(p, *rin)
+        bear, bull = votes[0], votes[1]
+        scored = score_momentum(p, *min_)
+        ms, msign = scored[0], scored[1]
         rsign = 1 if bull > bear else -1 if bear > bull else 0
         kind, sign, score, combined = self._classify(ms, msign, 25.0 * max(bear, bull), rsign)
         if kind == "NEUTRAL" and not p.emit_neutral:
             return None
-        _, rdir, rfeat = reversion_features(p, *rin)
-        _, _, mfeat = momentum_features(p, *min_)
+        _, rdir, rfeat = reversion_features(p, *rin, votes=votes)
+        _, _, mfeat = momentum_features(p, *min_, scored=scored)
         features: dict[str, Any] = {"combined_score": combined, "momentum_direction": _DIRECTION[msign],
                                     "reversion_direction": rdir}
         features.update(mfeat)
@@ -162,22 +162,44 @@ class BalancedScore(SnapshotDetector):
                                 score=score, price=rin[0], features=features)
 
     def _advance(self, bar: Bar) -> list[Signal]:
-        rin = self._rev.update(bar.close, bar.volume)
-        min_ = self._mom.update(bar.open, bar.close, bar.volume)
-        if rin is None or min_ is None:
+        s = self._state
+        c = bar.close
+        s.update(bar.open, c, bar.volume)
+        if s.t < self._warm or not s.mean > 0.0:
             return []
-        sig = self._emit(self.meta, bar.open_time, rin, min_)
+        p = self.params
+        rin = None
+        if not p.emit_neutral:
+            # skip bars where nothing but NEUTRAL is reachable, from upper bounds of both
+            # scores (exact: see ``reversion_may_score`` and ``momentum_score_bound``;
+            # ``combined <= w * m_ub + (1 - w) * r_ub`` holds in floats too, rounding
+            # being monotonic)
+            closes = s.closes
+            if reversion_may_score(p, s.up, s.down, c, closes[-p.gain_bars - 1], s.rsi_value):
+                rin = s.reversion_inputs()
+                bear, bull = score_reversion(p, *rin)[:2]
+                r_ub = 25.0 * (bear if bear > bull else bull)
+            else:
+                r_ub = 25.0  # at most the volume vote
+            if r_ub < p.reversion_candidate:
+                change = (c / closes[-p.change_bars - 1] - 1.0) * 100.0
+                m_ub = momentum_score_bound(change, bar.volume / s.mean, p.score_scale)
+                if m_ub > 100.0:
+                    m_ub = 100.0
+                w = p.momentum_weight
+                if m_ub < p.strong_score and w * m_ub + (1.0 - w) * r_ub < p.weak_combined:
+                    return []
+        sig = self._emit(self.meta, bar.open_time, rin or s.reversion_inputs(), s.momentum_inputs())
         return [] if sig is None else [sig]
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         p = self.params
-        rev = ReversionArrays(p, bars.close, bars.volume)
-        mom = MomentumArrays(p, bars.open, bars.close, bars.volume)
-        rs, rsign = rev.scores(p)
-        ms, msign = mom.scores()
-        ready = rev.ready & mom.ready
+        arr = scanner_series(p, bars.open, bars.close, bars.volume, momentum=True, reversion=True)
+        rs, rsign = arr.reversion_scores()
+        ms, msign = arr.mscore, arr.msign
+        ready = arr.rev_ready & arr.mom_ready
         if p.emit_neutral:
-            hits = np.nonzero(ready)[0]
+            hits = np.flatnonzero(ready)
         else:
             w = p.momentum_weight
             combined = np.abs(w * (ms * msign) + (1.0 - w) * (rs * rsign))
@@ -186,10 +208,8 @@ class BalancedScore(SnapshotDetector):
                 | ((ms >= p.strong_score) & (msign != 0) & (rs <= p.momentum_max_reversion))
                 | (combined >= p.weak_combined)
             )
-            hits = np.nonzero(ready & emits)[0]
-        out: list[Signal] = []
-        for i in hits:
-            sig = self._emit(meta, int(bars.open_time[i]), rev.inputs(int(i)), mom.inputs(int(i)))
-            if sig is not None:
-                out.append(sig)
-        return out
+            hits = np.flatnonzero(ready & emits)
+        emit = self._emit
+        out = [emit(meta, t, rin, min_) for t, rin, min_ in zip(
+            bars.open_time[hits].tolist(), arr.reversion_rows(hits), arr.momentum_rows(hits), strict=True)]
+        return [sig for sig in out if sig is not None]

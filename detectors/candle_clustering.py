@@ -25,13 +25,12 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.clustering import (
-    ClusterArrays,
     ClusterCounts,
-    ClusterTracker,
     check_cluster_params,
     cluster_features,
     cluster_metrics,
 )
+from detectors.features.scanner import ScannerState, scanner_series
 from detectors.features.state import SnapshotDetector
 from detectors.records import Signal
 
@@ -60,14 +59,14 @@ class CandleClustering(SnapshotDetector):
         return self.params.volume_window
 
     def _reset(self) -> None:
-        self._tracker = ClusterTracker(self.params)
+        self._state = ScannerState(self.params, clustering=True)
         self._prev_trend = 0  # signed direction of the formed trend on the previous bar
 
     def _snapshot(self) -> tuple:
-        return (self._tracker.snapshot(), self._prev_trend)
+        return (self._state.snapshot(), self._prev_trend)
 
     def _restore(self, snap: tuple) -> None:
-        self._tracker.restore(snap[0])
+        self._state.restore(snap[0])
         self._prev_trend = snap[1]
 
     def _signal(self, meta: SeriesMeta | None, open_time: int, close: float, k: ClusterCounts) -> Signal:
@@ -78,7 +77,11 @@ class CandleClustering(SnapshotDetector):
                                 features=features)
 
     def _advance(self, bar: Bar) -> list[Signal]:
-        k = self._tracker.update(bar.open, bar.close, bar.volume)
+        s = self._state
+        s.update(bar.open, bar.close, bar.volume)
+        if not s.changed:  # same counts as the previous bar: same trend, no signal
+            return []
+        k = s.counts()
         dom, _, _, formed, _ = cluster_metrics(self.params, k)
         trend = dom if formed else 0
         prev, self._prev_trend = self._prev_trend, trend
@@ -87,10 +90,11 @@ class CandleClustering(SnapshotDetector):
         return [self._signal(self.meta, bar.open_time, bar.close, k)]
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
-        arr = ClusterArrays(self.params, bars.open, bars.close, bars.volume)
-        dom, formed, _ = arr.metrics(self.params)
-        trend = np.where(formed, dom, 0)
-        prev = np.concatenate([[0], trend[:-1]])
-        hits = np.nonzero((trend != 0) & (trend != prev))[0]
-        return [self._signal(meta, int(bars.open_time[i]), float(bars.close[i]), arr.counts(int(i)))
-                for i in hits]
+        arr = scanner_series(self.params, bars.open, bars.close, bars.volume, clustering=True)
+        trend = arr.trend
+        hits = np.flatnonzero(trend[1:] != trend[:-1]) + 1
+        if len(trend) and trend[0] != 0:
+            hits = np.concatenate([[0], hits])
+        hits = hits[trend[hits] != 0].tolist()
+        close = bars.close
+        return [self._signal(meta, bars.open_time[i].item(), close[i].item(), arr.counts(i)) for i in hits]

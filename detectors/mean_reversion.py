@@ -26,13 +26,13 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.reversion import (
-    ReversionArrays,
-    ReversionState,
     check_reversion_params,
     reversion_features,
+    reversion_may_score,
     reversion_warmup,
     score_reversion,
 )
+from detectors.features.scanner import ScannerState, scanner_series
 from detectors.features.state import SnapshotDetector
 from detectors.records import Signal
 
@@ -63,20 +63,23 @@ class MeanReversion(SnapshotDetector):
         check_reversion_params(p, self.name)
         if not 0 < p.min_score <= 100 or not 0 < p.candidate_score <= 100:
             raise ValueError(f"detector {self.name}: min_score and candidate_score must be in (0, 100]")
+        # one vote is worth 25: a bar needs this many on one side
+        self._min_votes = next(k for k in range(1, 5) if 25.0 * k >= p.min_score)
 
     @property
     def warmup(self) -> int:
         return reversion_warmup(self.params)
 
     def _reset(self) -> None:
-        self._state = ReversionState(self.params)
+        self._state = ScannerState(self.params, reversion=True)
 
     def _emit(self, meta: SeriesMeta | None, open_time: int, inputs: tuple) -> Signal | None:
         p = self.params
-        bear, bull = score_reversion(p, *inputs)[:2]
+        votes = score_reversion(p, *inputs)
+        bear, bull = votes[0], votes[1]
         if 25.0 * max(bear, bull) < p.min_score or bear == bull:  # cheap test before features
             return None
-        score, direction, features = reversion_features(p, *inputs)
+        score, direction, features = reversion_features(p, *inputs, votes=votes)
         features["candidate"] = score >= p.candidate_score
         kind = "REVERSION_BEARISH" if direction == "bearish" else "REVERSION_BULLISH"
         return self.make_signal(meta, open_time, signal_type=kind, direction=direction,
@@ -89,18 +92,22 @@ class MeanReversion(SnapshotDetector):
         self._state.restore(snap)
 
     def _advance(self, bar: Bar) -> list[Signal]:
-        inputs = self._state.update(bar.close, bar.volume)
-        if inputs is None:
+        s = self._state
+        s.update(bar.open, bar.close, bar.volume)
+        if s.t < s.rev_warm:
             return []
-        sig = self._emit(self.meta, bar.open_time, inputs)
+        if self._min_votes > 1 and not reversion_may_score(
+                self.params, s.up, s.down, bar.close, s.close_ago(s.gain_bars), s.rsi_value):
+            return []
+        sig = self._emit(self.meta, bar.open_time, s.reversion_inputs())
         return [] if sig is None else [sig]
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
-        arr = ReversionArrays(self.params, bars.close, bars.volume)
-        score, sign = arr.scores(self.params)
-        out: list[Signal] = []
-        for i in np.nonzero((score >= self.params.min_score) & (sign != 0))[0]:
-            sig = self._emit(meta, int(bars.open_time[i]), arr.inputs(int(i)))
-            if sig is not None:
-                out.append(sig)
-        return out
+        p = self.params
+        arr = scanner_series(p, bars.open, bars.close, bars.volume, reversion=True)
+        score, sign = arr.reversion_scores()
+        hits = np.flatnonzero((score >= p.min_score) & (sign != 0))
+        emit = self._emit
+        out = [emit(meta, t, inputs) for t, inputs in zip(bars.open_time[hits].tolist(),
+                                                          arr.reversion_rows(hits), strict=True)]
+        return [sig for sig in out if sig is not None]

@@ -28,12 +28,12 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.momentum import (
-    MomentumArrays,
-    MomentumState,
     check_momentum_params,
     momentum_features,
+    momentum_score_bound,
     momentum_warmup,
 )
+from detectors.features.scanner import ScannerState, scanner_series
 from detectors.features.state import SnapshotDetector
 from detectors.records import Signal
 
@@ -69,7 +69,7 @@ class Momentum(SnapshotDetector):
         return momentum_warmup(self.params)
 
     def _reset(self) -> None:
-        self._state = MomentumState(self.params)
+        self._state = ScannerState(self.params, momentum=True)
 
     def _snapshot(self) -> tuple:
         return self._state.snapshot()
@@ -87,18 +87,20 @@ class Momentum(SnapshotDetector):
                                 price=inputs[0], features=features)
 
     def _advance(self, bar: Bar) -> list[Signal]:
-        inputs = self._state.update(bar.open, bar.close, bar.volume)
-        if inputs is None:
+        s = self._state
+        s.update(bar.open, bar.close, bar.volume)
+        if not s.momentum_ready():
             return []
-        sig = self._emit(self.meta, bar.open_time, inputs)
+        change = (bar.close / s.close_ago(s.change_bars) - 1.0) * 100.0
+        if momentum_score_bound(change, bar.volume / s.mean, self.params.score_scale) < self._threshold:
+            return []  # even the largest clustering boost could not reach the threshold
+        sig = self._emit(self.meta, bar.open_time, s.momentum_inputs())
         return [] if sig is None else [sig]
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
-        arr = MomentumArrays(self.params, bars.open, bars.close, bars.volume)
-        score, sign = arr.scores()
-        out: list[Signal] = []
-        for i in np.nonzero((score >= self._threshold) & (sign != 0))[0]:
-            sig = self._emit(meta, int(bars.open_time[i]), arr.inputs(int(i)))
-            if sig is not None:
-                out.append(sig)
-        return out
+        arr = scanner_series(self.params, bars.open, bars.close, bars.volume, momentum=True)
+        hits = np.flatnonzero((arr.mscore >= self._threshold) & (arr.msign != 0))
+        emit = self._emit
+        out = [emit(meta, t, inputs) for t, inputs in zip(bars.open_time[hits].tolist(),
+                                                          arr.momentum_rows(hits), strict=True)]
+        return [sig for sig in out if sig is not None]

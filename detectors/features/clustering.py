@@ -21,19 +21,14 @@ Definitions at bar ``t`` (bars, not minutes):
 * ``cluster_strength = 0.5 * (2 * directional_ratio - 1) + 0.5 * follow_through``
   (0-1; 0 when there is no dominant direction).
 
-Every quantity above is an integer count or one division of integers, so the
-streaming tracker and the vectorized batch agree exactly.
+Every quantity above is an integer count or one division of integers. The counts
+are computed per bar by :class:`detectors.features.scanner.ScannerState` (streaming)
+and :func:`detectors.features.scanner.scanner_series` (batch), bit-identically.
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from typing import Any, NamedTuple, Protocol
-
-import numpy as np
-
-from detectors.features.window import seq_sum, shift, trailing_mean
 
 
 class ClusterParams(Protocol):
@@ -109,163 +104,3 @@ def cluster_features(p: ClusterParams, k: ClusterCounts) -> dict[str, Any]:
         "bull_hv_candles": k.bull_hv,
         "bear_hv_candles": k.bear_hv,
     }
-
-
-class ClusterTracker:
-    """Streaming clustering state: O(1) amortized per bar, memory bounded by
-    ``volume_window + cluster_lookback`` entries."""
-
-    __slots__ = ("p", "t", "vols", "mean", "prev_close", "last_hv_dir", "window", "pending",
-                 "finished", "hv_count", "starts", "ft", "ft_n")
-
-    def __init__(self, p: ClusterParams) -> None:
-        self.p = p
-        self.t = -1
-        self.vols: deque[float] = deque(maxlen=p.volume_window)
-        #: mean volume of the ``volume_window`` bars before the last bar (NaN in warm-up)
-        self.mean = math.nan
-        self.prev_close: float | None = None
-        self.last_hv_dir = 0
-        self.window: deque[tuple[int, int, bool]] = deque()  # (index, dir, starts a run)
-        self.pending: deque[list[int]] = deque()  # [index, dir, followers so far]
-        self.finished: deque[tuple[int, int, int]] = deque()  # (index, dir, followers)
-        self.hv_count = [0, 0, 0]  # indexed by dir: [_, bull, bear] via dir (1 / -1)
-        self.starts = [0, 0, 0]
-        self.ft = [0, 0, 0]
-        self.ft_n = [0, 0, 0]
-
-    def snapshot(self) -> tuple[Any, ...]:
-        return (self.t, tuple(self.vols), self.mean, self.prev_close, self.last_hv_dir, tuple(self.window),
-                tuple(tuple(x) for x in self.pending), tuple(self.finished), tuple(self.hv_count),
-                tuple(self.starts), tuple(self.ft), tuple(self.ft_n))
-
-    def restore(self, s: tuple[Any, ...]) -> None:
-        self.t = s[0]
-        self.vols = deque(s[1], maxlen=self.p.volume_window)
-        self.mean = s[2]
-        self.prev_close = s[3]
-        self.last_hv_dir = s[4]
-        self.window = deque(tuple(x) for x in s[5])
-        self.pending = deque(list(x) for x in s[6])
-        self.finished = deque(tuple(x) for x in s[7])
-        self.hv_count, self.starts, self.ft, self.ft_n = (list(x) for x in s[8:12])
-
-    def update(self, o: float, c: float, v: float) -> ClusterCounts:
-        p = self.p
-        t = self.t = self.t + 1
-        vols = self.vols
-        hv = 0
-        if len(vols) == p.volume_window:
-            mean = self.mean = seq_sum(vols) / p.volume_window
-            if v > 0.0 and c != o and v >= p.hv_mult * mean:
-                hv = 1 if c > o else -1
-        vols.append(v)
-        prev = self.prev_close
-        move = 0 if prev is None else (1 if c > prev else -1 if c < prev else 0)
-        self.prev_close = c
-        # followers of earlier high-volume candles
-        if move:
-            for item in self.pending:
-                if item[1] == move:
-                    item[2] += 1
-        while self.pending and t - self.pending[0][0] >= p.follow_bars:
-            j, d, cnt = self.pending.popleft()
-            self.finished.append((j, d, cnt))
-            self.ft[d] += cnt
-            self.ft_n[d] += 1
-        if hv:
-            starts = hv != self.last_hv_dir
-            self.last_hv_dir = hv
-            self.window.append((t, hv, starts))
-            self.hv_count[hv] += 1
-            self.starts[hv] += starts
-            self.pending.append([t, hv, 0])
-        # drop what left the window (index <= t - lookback)
-        edge = t - p.cluster_lookback
-        while self.window and self.window[0][0] <= edge:
-            _, d, s = self.window.popleft()
-            self.hv_count[d] -= 1
-            self.starts[d] -= s
-        while self.finished and self.finished[0][0] <= edge:
-            _, d, cnt = self.finished.popleft()
-            self.ft[d] -= cnt
-            self.ft_n[d] -= 1
-        clusters = [0, self.starts[1], self.starts[-1]]
-        if self.window and not self.window[0][2]:
-            clusters[self.window[0][1]] += 1
-        return ClusterCounts(self.hv_count[1], self.hv_count[-1], clusters[1], clusters[-1],
-                             self.ft[1], self.ft_n[1], self.ft[-1], self.ft_n[-1], hv)
-
-
-class ClusterArrays:
-    """Batch :class:`ClusterTracker`: the same integer counts for every bar."""
-
-    def __init__(self, p: ClusterParams, o: np.ndarray, c: np.ndarray, v: np.ndarray) -> None:
-        n = len(c)
-        L, F = p.cluster_lookback, p.follow_bars
-        mean = self.mean = trailing_mean(v, p.volume_window)
-        with np.errstate(invalid="ignore"):
-            is_hv = (v > 0.0) & (c != o) & (v >= p.hv_mult * mean)
-        is_hv[: p.volume_window] = False
-        d = np.where(c > o, 1, -1).astype(np.int64)
-        hv = np.where(is_hv, d, 0)
-        prev = shift(c, 1)
-        with np.errstate(invalid="ignore"):
-            move = np.where(c > prev, 1, np.where(c < prev, -1, 0)).astype(np.int64)
-        # followers: among moves j+1..j+F, those equal to dir j (only complete ones matter)
-        follow = np.zeros(n, dtype=np.int64)
-        for k in range(1, F + 1):
-            follow[: n - k] += move[k:] == hv[: n - k]
-        idx = np.arange(n)
-        # run starts: previous high-volume candle (anywhere before) had another direction
-        last_hv = np.maximum.accumulate(np.where(is_hv, idx, -1))
-        prev_hv = shift(last_hv, 1, -1).astype(np.int64)
-        prev_dir = np.where(prev_hv >= 0, hv[np.maximum(prev_hv, 0)], 0)
-        starts = is_hv & (prev_dir != hv)
-
-        def window_sum(x: np.ndarray, lag: int = 0) -> np.ndarray:
-            """sum of x[j] for j in (t - L, t - lag]."""
-            cs = np.concatenate([[0], np.cumsum(x)])
-            hi = np.clip(idx - lag + 1, 0, n)
-            lo = np.clip(idx - L + 1, 0, n)
-            return np.where(hi > lo, cs[hi] - cs[lo], 0)
-
-        bull, bear = hv == 1, hv == -1
-        self.hv = hv
-        self.bull_hv = window_sum(bull.astype(np.int64))
-        self.bear_hv = window_sum(bear.astype(np.int64))
-        self.bull_clusters = window_sum((starts & bull).astype(np.int64))
-        self.bear_clusters = window_sum((starts & bear).astype(np.int64))
-        # first high-volume candle inside the window, if its run started earlier
-        nxt = np.minimum.accumulate(np.where(is_hv, idx, n)[::-1])[::-1]
-        first = nxt[np.clip(idx - L + 1, 0, n - 1)]
-        inside = first <= idx
-        f = np.minimum(first, n - 1)
-        carry = inside & ~starts[f]
-        self.bull_clusters += carry & (hv[f] == 1)
-        self.bear_clusters += carry & (hv[f] == -1)
-        self.bull_ft = window_sum(np.where(bull, follow, 0), F)
-        self.bull_ft_n = window_sum(bull.astype(np.int64), F)
-        self.bear_ft = window_sum(np.where(bear, follow, 0), F)
-        self.bear_ft_n = window_sum(bear.astype(np.int64), F)
-
-    def counts(self, i: int) -> ClusterCounts:
-        return ClusterCounts(int(self.bull_hv[i]), int(self.bear_hv[i]), int(self.bull_clusters[i]),
-                             int(self.bear_clusters[i]), int(self.bull_ft[i]), int(self.bull_ft_n[i]),
-                             int(self.bear_ft[i]), int(self.bear_ft_n[i]), int(self.hv[i]))
-
-    def metrics(self, p: ClusterParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Vectorized (dominant sign, trend_formed, strength) equal to
-        :func:`cluster_metrics` bar by bar."""
-        bh, rh = self.bull_hv, self.bear_hv
-        total = bh + rh
-        dom = np.sign(bh - rh)
-        n_dom = np.where(dom > 0, bh, rh)
-        ft = np.where(dom > 0, self.bull_ft, self.bear_ft)
-        ft_n = np.where(dom > 0, self.bull_ft_n, self.bear_ft_n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(dom != 0, n_dom / np.maximum(total, 1), 0.0)
-            follow = np.where(ft_n > 0, ft / np.maximum(ft_n * p.follow_bars, 1), 0.0)
-        formed = (dom != 0) & (ratio >= p.trend_ratio) & (follow >= p.follow_through_min) & (n_dom >= p.min_cluster_candles)
-        strength = np.where(dom != 0, 0.5 * (2.0 * ratio - 1.0) + 0.5 * follow, 0.0)
-        return dom, formed, strength

@@ -12,27 +12,25 @@ At bar ``t`` (bars, not minutes):
 * direction: the sign of ``change_pct`` (neutral when 0).
 
 Ready once ``max(volume_window, change_bars)`` bars precede ``t`` and the mean
-volume is positive; otherwise the score is 0 and nothing is emitted.
+volume is positive; otherwise the score is 0 and nothing is emitted. The inputs are
+computed per bar by :mod:`detectors.features.scanner`.
+
+Bound used to skip work (exact, not approximate): ``strength <= 1``, so the boosted
+score never exceeds ``min(100, |change_pct| * volume_ratio * 2 * score_scale)``
+(:func:`momentum_score_bound`); a bar whose bound is below a threshold cannot reach it.
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from typing import Any, Protocol
 
-import numpy as np
-
 from detectors.features.clustering import (
-    ClusterArrays,
     ClusterCounts,
     ClusterParams,
-    ClusterTracker,
     check_cluster_params,
     cluster_features,
     cluster_metrics,
 )
-from detectors.features.window import shift
 
 
 class MomentumParams(ClusterParams, Protocol):
@@ -70,13 +68,23 @@ def score_momentum(p: MomentumParams, close: float, volume: float, close_ago: fl
     return min(100.0, raw * p.score_scale), sign, change, ratio, confirmed
 
 
+def momentum_score_bound(change: float, ratio: float, scale: float) -> float:
+    """An upper bound of :func:`score_momentum`'s score before the ``min(100, .)``:
+    ``1 + strength <= 2`` and rounding is monotonic, so ``raw * (1 + strength) * scale
+    <= raw * 2 * scale`` holds for the floats too."""
+    return abs(change) * ratio * 2.0 * scale
+
+
 def momentum_label(p: MomentumParams, score: float) -> str:
     return "strong" if score >= p.strong_score else "moderate" if score >= p.moderate_score else "weak"
 
 
 def momentum_features(p: MomentumParams, close: float, volume: float, close_ago: float,
-                      vol_mean: float, k: ClusterCounts) -> tuple[float, int, dict[str, Any]]:
-    score, sign, change, ratio, confirmed = score_momentum(p, close, volume, close_ago, vol_mean, k)
+                      vol_mean: float, k: ClusterCounts,
+                      scored: tuple[Any, ...] | None = None) -> tuple[float, int, dict[str, Any]]:
+    """(momentum_score, sign, features) of one bar; ``scored``: what
+    :func:`score_momentum` returned for these inputs, if known."""
+    score, sign, change, ratio, confirmed = scored or score_momentum(p, close, volume, close_ago, vol_mean, k)
     features: dict[str, Any] = {
         "momentum_score": score,
         "momentum_strength": momentum_label(p, score),
@@ -86,64 +94,3 @@ def momentum_features(p: MomentumParams, close: float, volume: float, close_ago:
     }
     features.update(cluster_features(p, k))
     return score, sign, features
-
-
-class MomentumState:
-    """Streaming inputs: the cluster tracker plus the last ``change_bars`` closes."""
-
-    __slots__ = ("p", "clusters", "closes")
-
-    def __init__(self, p: MomentumParams) -> None:
-        self.p = p
-        self.clusters = ClusterTracker(p)
-        self.closes: deque[float] = deque(maxlen=p.change_bars)
-
-    def snapshot(self) -> tuple[Any, ...]:
-        return (self.clusters.snapshot(), tuple(self.closes))
-
-    def restore(self, snap: tuple[Any, ...]) -> None:
-        self.clusters.restore(snap[0])
-        self.closes = deque(snap[1], maxlen=self.p.change_bars)
-
-    def update(self, o: float, c: float, v: float) -> tuple[Any, ...] | None:
-        """Advance one bar; the scorer's inputs, or None while not ready."""
-        k = self.clusters.update(o, c, v)
-        closes = self.closes
-        out = None
-        mean = self.clusters.mean
-        if len(closes) == self.p.change_bars and len(self.clusters.vols) == self.p.volume_window \
-                and not math.isnan(mean) and mean > 0.0:
-            out = (c, v, closes[0], mean, k)
-        closes.append(c)
-        return out
-
-
-class MomentumArrays:
-    """Batch inputs for every bar."""
-
-    def __init__(self, p: MomentumParams, o: np.ndarray, c: np.ndarray, v: np.ndarray) -> None:
-        self.p = p
-        self.close, self.volume = c, v
-        self.clusters = ClusterArrays(p, o, c, v)
-        self.close_ago = shift(c, p.change_bars)
-        mean = self.clusters.mean
-        with np.errstate(invalid="ignore"):
-            self.ready = ~np.isnan(self.close_ago) & (mean > 0.0)
-        self.ready[: momentum_warmup(p)] = False
-
-    def inputs(self, i: int) -> tuple[Any, ...]:
-        return (float(self.close[i]), float(self.volume[i]), float(self.close_ago[i]),
-                float(self.clusters.mean[i]), self.clusters.counts(i))
-
-    def scores(self) -> tuple[np.ndarray, np.ndarray]:
-        """(momentum_score, sign) for every bar, equal to :func:`score_momentum`."""
-        p = self.p
-        dom, formed, strength = self.clusters.metrics(p)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            change = (self.close / self.close_ago - 1.0) * 100.0
-            raw = np.abs(change) * (self.volume / self.clusters.mean)
-        sign = np.where(change > 0.0, 1, np.where(change < 0.0, -1, 0))
-        confirmed = formed & (sign != 0) & (dom == sign)
-        raw = np.where(confirmed, raw * (1.0 + strength), raw)
-        score = np.where(self.ready, np.minimum(100.0, raw * p.score_scale), 0.0)
-        return score, np.where(self.ready, sign, 0)

@@ -18,26 +18,17 @@ Each vote is worth 25 points. ``reversion_score = 25 * max(bearish votes, bullis
 votes)``; the direction is the side with more votes (neutral on a tie). So all four
 factors agreeing give 100. Inputs are ready once ``max(rsi_period, volume_window,
 gain_bars)`` bars precede ``t``; before that the score is 0 and nothing is emitted.
+
+The inputs (streaks, mean and peak volume, the close ``gain_bars`` ago, RSI from
+:mod:`detectors.indicators.rsi`) are computed per bar by
+:mod:`detectors.features.scanner`. :func:`reversion_may_score` is an exact shortcut:
+the volume factor is the only one that needs no streak, move or RSI extreme, so a
+bar without any of those has at most one vote.
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from typing import Any, Protocol
-
-import numpy as np
-
-from detectors.features.window import (
-    CloseStreak,
-    WilderRSI,
-    close_streaks,
-    rsi_series,
-    seq_sum,
-    shift,
-    trailing_max,
-    trailing_mean,
-)
 
 
 class ReversionParams(Protocol):
@@ -111,11 +102,21 @@ def score_reversion(p: ReversionParams, close: float, volume: float, up: int, do
     return bear, bull, move_pct, mom, vol, gain, ext
 
 
+def reversion_may_score(p: ReversionParams, up: int, down: int, close: float, close_ago: float,
+                        rsi: float) -> bool:
+    """False when the bar has at most one vote (only the volume factor can hold)."""
+    if up >= p.streak_min or down >= p.streak_min or rsi > p.rsi_overbought or rsi < p.rsi_oversold:
+        return True
+    move_pct = (close / close_ago - 1.0) * 100.0
+    return move_pct >= p.gain_pct or move_pct <= -p.gain_pct
+
+
 def reversion_features(p: ReversionParams, close: float, volume: float, up: int, down: int,
-                       vol_avg: float, vol_peak: float, close_ago: float,
-                       rsi: float) -> tuple[float, str, dict[str, Any]]:
-    """(reversion_score, direction, features) of one bar; the same code for both paths."""
-    bear, bull, move_pct, mom, vol, gain, ext = score_reversion(
+                       vol_avg: float, vol_peak: float, close_ago: float, rsi: float,
+                       votes: tuple[Any, ...] | None = None) -> tuple[float, str, dict[str, Any]]:
+    """(reversion_score, direction, features) of one bar; the same code for both paths.
+    ``votes``: what :func:`score_reversion` returned for these inputs, if known."""
+    bear, bull, move_pct, mom, vol, gain, ext = votes or score_reversion(
         p, close, volume, up, down, vol_avg, vol_peak, close_ago, rsi)
     score = 25.0 * max(bear, bull)
     direction = "bearish" if bear > bull else "bullish" if bull > bear else "neutral"
@@ -135,86 +136,3 @@ def reversion_features(p: ReversionParams, close: float, volume: float, up: int,
         "bullish_votes": bull,
     }
     return score, direction, features
-
-
-class ReversionState:
-    """Streaming inputs of the factors; bounded (two small ring buffers + scalars)."""
-
-    __slots__ = ("p", "streak", "rsi", "vols", "peaks", "closes")
-
-    def __init__(self, p: ReversionParams) -> None:
-        self.p = p
-        self.streak = CloseStreak()
-        self.rsi = WilderRSI(p.rsi_period)
-        self.vols: deque[float] = deque(maxlen=p.volume_window)
-        self.peaks: deque[float] = deque(maxlen=p.peak_lookback)
-        self.closes: deque[float] = deque(maxlen=p.gain_bars)
-
-    def snapshot(self) -> tuple[Any, ...]:
-        s, r = self.streak, self.rsi
-        return (s.prev, s.up, s.down, r.prev, r.count, r.gain, r.loss, r.value,
-                tuple(self.vols), tuple(self.peaks), tuple(self.closes))
-
-    def restore(self, snap: tuple[Any, ...]) -> None:
-        s, r = self.streak, self.rsi
-        s.prev, s.up, s.down, r.prev, r.count, r.gain, r.loss, r.value = snap[:8]
-        self.vols = deque(snap[8], maxlen=self.p.volume_window)
-        self.peaks = deque(snap[9], maxlen=self.p.peak_lookback)
-        self.closes = deque(snap[10], maxlen=self.p.gain_bars)
-
-    def update(self, close: float, volume: float) -> tuple[Any, ...] | None:
-        """Advance one bar; returns the scorer's inputs after ``close``/``volume``,
-        or None during warm-up."""
-        p = self.p
-        self.streak.update(close)
-        rsi = self.rsi.update(close)
-        vols, closes = self.vols, self.closes
-        ready = len(vols) == p.volume_window and len(closes) == p.gain_bars and not math.isnan(rsi)
-        out = None
-        if ready:
-            out = (close, volume, self.streak.up, self.streak.down, seq_sum(vols) / p.volume_window,
-                   max(self.peaks), closes[0], rsi)
-        vols.append(volume)
-        self.peaks.append(volume)
-        closes.append(close)
-        return out
-
-
-class ReversionArrays:
-    """Batch inputs of the factors over a whole series (NaN where not ready)."""
-
-    def __init__(self, p: ReversionParams, close: np.ndarray, volume: np.ndarray) -> None:
-        self.close = close
-        self.volume = volume
-        self.up, self.down = close_streaks(close)
-        self.vol_avg = trailing_mean(volume, p.volume_window)
-        self.vol_peak = trailing_max(volume, p.peak_lookback)
-        self.close_ago = shift(close, p.gain_bars)
-        self.rsi = rsi_series(close, p.rsi_period)
-        self.ready = ~(np.isnan(self.vol_avg) | np.isnan(self.close_ago) | np.isnan(self.rsi))
-        self.ready[: reversion_warmup(p)] = False
-
-    def inputs(self, i: int) -> tuple[Any, ...]:
-        return (float(self.close[i]), float(self.volume[i]), int(self.up[i]), int(self.down[i]),
-                float(self.vol_avg[i]), float(self.vol_peak[i]), float(self.close_ago[i]),
-                float(self.rsi[i]))
-
-    def scores(self, p: ReversionParams) -> tuple[np.ndarray, np.ndarray]:
-        """(score, signed direction +1 bullish / -1 bearish / 0) for every bar; equal to
-        :func:`score_reversion` bar by bar (integer vote arithmetic)."""
-        c, v = self.close, self.volume
-        with np.errstate(invalid="ignore", divide="ignore"):
-            move = (c / self.close_ago - 1.0) * 100.0
-            bear = (self.up >= p.streak_min).astype(np.int64)
-            bull = ((self.up < p.streak_min) & (self.down >= p.streak_min)).astype(np.int64)
-            peak, avg = self.vol_peak, self.vol_avg
-            vol = (peak >= p.volume_mult * avg) & (peak > 0.0) & (v <= (1.0 - p.volume_decline) * peak)
-            bear += vol & (move > 0.0)
-            bull += vol & (move < 0.0)
-            bear += move >= p.gain_pct
-            bull += (move < p.gain_pct) & (move <= -p.gain_pct)
-            bear += self.rsi > p.rsi_overbought
-            bull += ~(self.rsi > p.rsi_overbought) & (self.rsi < p.rsi_oversold)
-        score = np.where(self.ready, 25.0 * np.maximum(bear, bull), 0.0)
-        sign = np.where(self.ready, np.sign(bull - bear), 0).astype(np.int64)
-        return score, sign

@@ -76,10 +76,15 @@ def test_two_separate_runs_count_as_two_clusters() -> None:
         c += 1.0
     det = registry.create("candle_clustering", follow_through_min=0.0, trend_ratio=0.5)
     det.run_batch(b.frame())
-    from detectors.features.clustering import ClusterArrays
-    arr = ClusterArrays(det.params, *(b.frame()[k].to_numpy() for k in ("open", "close", "volume")))
+    from detectors.features.scanner import ScannerState, scanner_series
+    arr = scanner_series(det.params, *(b.frame()[k].to_numpy() for k in ("open", "close", "volume")),
+                         clustering=True)
     k = arr.counts(len(b.rows) - 1)
     assert (k.bull_clusters, k.bear_clusters) == (2, 1)
+    state = ScannerState(det.params, clustering=True)
+    for bar in b.bars():
+        state.update(bar.open, bar.close, bar.volume)
+    assert state.counts() == k
 
 
 @pytest.mark.parametrize("series", sorted(REAL_SERIES))

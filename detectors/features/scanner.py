@@ -1,0 +1,316 @@
+"""Per-bar features of the continuous-scanner detectors, computed once per bar.
+
+``mean_reversion``, ``candle_clustering``, ``momentum`` and ``balanced_score``
+share inputs: the mean volume of the ``volume_window`` bars before the bar, the
+clustering counts (:mod:`detectors.features.clustering`), the close
+``change_bars`` / ``gain_bars`` ago, the close streaks, the peak volume and Wilder
+RSI (:mod:`detectors.features.reversion`). :class:`ScannerState` computes the parts
+a detector asks for in one streaming step (``balanced_score`` thus shares one volume
+window and one close window between momentum and reversion); :func:`scanner_series`
+is its batch form, one compiled loop (:mod:`detectors.features.scanner_kernel`).
+
+Both forms perform the same IEEE operations in the same order, so every value is
+bit-identical between them; the detectors then build their features from these
+values with the same Python functions in both paths. RSI is
+:mod:`detectors.indicators.rsi` (the class in streaming, the vectorized function in
+batch).
+
+State is bounded: two ring buffers of ``volume_window`` / ``max(change_bars,
+gain_bars)`` values, the high-volume candles of the last ``cluster_lookback`` bars
+and a few scalars.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from detectors.features import scanner_kernel as K
+from detectors.features.clustering import ClusterCounts
+from detectors.features.reversion import reversion_warmup
+from detectors.indicators.rsi import RSI, rsi
+
+if sys.version_info < (3, 12):
+    _seq_sum = sum  # left-to-right double addition, as the kernel's loop
+else:  # pragma: no cover - 3.12's sum is compensated
+    from detectors.features.window import seq_sum as _seq_sum
+
+_NAN = math.nan
+
+
+class ScannerState:
+    """Streaming features; :meth:`update` advances one bar, the attributes and
+    ``*_inputs`` methods then describe that bar.
+
+    After ``update``: ``t`` (0-based bar index), ``close``, ``volume``; with
+    clustering or momentum ``mean`` (mean volume of the ``volume_window`` bars
+    before, NaN in warm-up), ``hv`` and ``changed`` (True when the clustering counts
+    differ from the previous bar's); with reversion ``up``, ``down`` and
+    ``rsi_value``. Closes ``k`` bars back are :meth:`close_ago`; the rest is
+    computed on demand by ``*_inputs``.
+    """
+
+    __slots__ = ("W", "L", "F", "P", "hv_mult", "cluster", "momentum", "reversion", "change_bars",
+                 "gain_bars", "rev_warm", "t", "close", "volume", "vols", "recent", "closes", "mean",
+                 "prev_close", "hv", "changed", "last_hv_dir", "window", "pending", "finished", "hv_count",
+                 "starts", "ft", "ft_n", "up", "down", "rsi", "rsi_value")
+
+    def __init__(self, p: Any, *, clustering: bool = False, momentum: bool = False,
+                 reversion: bool = False) -> None:
+        self.cluster = clustering or momentum  # momentum's boost needs the clustering
+        self.momentum = momentum
+        self.reversion = reversion
+        self.W = p.volume_window
+        self.L = p.cluster_lookback if self.cluster else 0
+        self.F = p.follow_bars if self.cluster else 0
+        self.hv_mult = p.hv_mult if self.cluster else 0.0
+        self.P = p.peak_lookback if reversion else 0
+        self.change_bars = p.change_bars if momentum else 0
+        self.gain_bars = p.gain_bars if reversion else 0
+        self.rev_warm = reversion_warmup(p) if reversion else 0
+        self.t = -1
+        self.close = _NAN
+        self.volume = _NAN
+        #: volumes before the current bar (the mean's window), clustering/momentum only
+        self.vols: deque[float] = deque(maxlen=self.W)
+        #: the last ``volume_window + 1`` volumes, the current one included (reversion only)
+        self.recent: deque[float] = deque(maxlen=self.W + 1)
+        #: the current close and the ``max(change_bars, gain_bars)`` before it
+        self.closes: deque[float] = deque(maxlen=max(self.change_bars, self.gain_bars) + 1)
+        self.mean = _NAN
+        self.prev_close = _NAN
+        # clustering
+        self.hv = 0
+        self.changed = False
+        self.last_hv_dir = 0
+        self.window: deque[tuple[int, int, bool]] = deque()  # high-volume candles: (index, dir, starts a run)
+        self.pending: list[list[int]] = []  # [index, dir, followers so far] until follow_bars closed
+        self.finished: deque[tuple[int, int, int]] = deque()  # (index, dir, followers)
+        self.hv_count = [0, 0, 0]  # indexed by dir (1 bull, -1 bear)
+        self.starts = [0, 0, 0]
+        self.ft = [0, 0, 0]
+        self.ft_n = [0, 0, 0]
+        # reversion
+        self.up = 0
+        self.down = 0
+        self.rsi = RSI(p.rsi_period) if reversion else None
+        self.rsi_value = _NAN
+
+    # ---- checkpoint -------------------------------------------------------------
+    def snapshot(self) -> tuple[Any, ...]:
+        r = self.rsi
+        rs = (r._n, r._value, r._gain, r._loss, r._prev) if r is not None else None
+        return (self.t, self.close, self.volume, tuple(self.vols), tuple(self.recent), tuple(self.closes),
+                self.mean, self.prev_close, self.hv, self.changed, self.last_hv_dir, tuple(self.window),
+                tuple(tuple(x) for x in self.pending), tuple(self.finished), tuple(self.hv_count),
+                tuple(self.starts), tuple(self.ft), tuple(self.ft_n), self.up, self.down, rs, self.rsi_value)
+
+    def restore(self, s: tuple[Any, ...]) -> None:
+        (self.t, self.close, self.volume, vols, recent, closes, self.mean, self.prev_close, self.hv,
+         self.changed, self.last_hv_dir, window, pending, finished, hv_count, starts, ft, ft_n,
+         self.up, self.down, rs, self.rsi_value) = s
+        self.vols = deque(vols, maxlen=self.vols.maxlen)
+        self.recent = deque(recent, maxlen=self.recent.maxlen)
+        self.closes = deque(closes, maxlen=self.closes.maxlen)
+        self.window = deque(tuple(x) for x in window)
+        self.pending = [list(x) for x in pending]
+        self.finished = deque(tuple(x) for x in finished)
+        self.hv_count, self.starts, self.ft, self.ft_n = list(hv_count), list(starts), list(ft), list(ft_n)
+        if rs is not None:
+            r = self.rsi
+            r._n, r._value, r._gain, r._loss, r._prev = rs
+
+    # ---- one bar ----------------------------------------------------------------
+    def update(self, o: float, c: float, v: float) -> None:
+        t = self.t = self.t + 1
+        self.close = c
+        self.volume = v
+        self.closes.append(c)
+        pc = self.prev_close
+        self.prev_close = c
+        if self.cluster:
+            vols = self.vols
+            if t >= self.W:
+                mean = self.mean = _seq_sum(vols) / self.W
+                hv = (1 if c > o else -1) if v > 0.0 and c != o and v >= self.hv_mult * mean else 0
+            else:
+                hv = 0
+            vols.append(v)
+            changed = False
+            pending = self.pending
+            if pending:  # followers of earlier high-volume candles
+                move = 1 if c > pc else -1 if c < pc else 0
+                if move:
+                    for item in pending:
+                        if item[1] == move:
+                            item[2] += 1
+                while pending and t - pending[0][0] >= self.F:
+                    j, d, cnt = pending.pop(0)
+                    self.finished.append((j, d, cnt))
+                    self.ft[d] += cnt
+                    self.ft_n[d] += 1
+                    changed = True
+            if hv:
+                starts = hv != self.last_hv_dir
+                self.last_hv_dir = hv
+                self.window.append((t, hv, starts))
+                self.hv_count[hv] += 1
+                self.starts[hv] += starts
+                pending.append([t, hv, 0])
+                changed = True
+            edge = t - self.L
+            window = self.window
+            while window and window[0][0] <= edge:
+                _, d, st = window.popleft()
+                self.hv_count[d] -= 1
+                self.starts[d] -= st
+                changed = True
+            finished = self.finished
+            while finished and finished[0][0] <= edge:
+                _, d, cnt = finished.popleft()
+                self.ft[d] -= cnt
+                self.ft_n[d] -= 1
+                changed = True
+            self.hv = hv
+            self.changed = changed
+        if self.reversion:
+            self.recent.append(v)
+            if c > pc:
+                self.up += 1
+                self.down = 0
+            elif c < pc:
+                self.down += 1
+                self.up = 0
+            else:
+                self.up = self.down = 0
+            r = self.rsi
+            self.rsi_value = r._value = r._step(c)  # no undo snapshot: ours covers it
+            r._n += 1
+
+    # ---- inputs of the feature functions, for the current bar ---------------------
+    def close_ago(self, k: int) -> float:
+        """The close ``k`` bars before the current one (``1 <= k <= t``)."""
+        return self.closes[-k - 1]
+
+    def counts(self) -> ClusterCounts:
+        hv, st = self.hv_count, self.starts
+        bull_cl, bear_cl = st[1], st[-1]
+        window = self.window
+        if window and not window[0][2]:  # the first run in the window started before it
+            if window[0][1] == 1:
+                bull_cl += 1
+            else:
+                bear_cl += 1
+        ft, ft_n = self.ft, self.ft_n
+        return ClusterCounts(hv[1], hv[-1], bull_cl, bear_cl, ft[1], ft_n[1], ft[-1], ft_n[-1], self.hv)
+
+    def momentum_ready(self) -> bool:
+        return self.t >= self.change_bars and self.t >= self.W and self.mean > 0.0
+
+    def momentum_inputs(self) -> tuple[Any, ...]:
+        """(close, volume, close_ago, vol_mean, counts): the arguments of
+        :func:`detectors.features.momentum.score_momentum` after ``p``."""
+        return (self.close, self.volume, self.closes[-self.change_bars - 1], self.mean, self.counts())
+
+    def reversion_ready(self) -> bool:
+        return self.t >= self.rev_warm
+
+    def reversion_inputs(self) -> tuple[Any, ...]:
+        """(close, volume, up, down, vol_avg, vol_peak, close_ago, rsi): the arguments
+        of :func:`detectors.features.reversion.score_reversion` after ``p``."""
+        W = self.W
+        before = list(self.recent)[:W]  # the volume_window volumes before the current bar
+        mean = self.mean if self.cluster else _seq_sum(before) / W
+        return (self.close, self.volume, self.up, self.down, mean, max(before[W - self.P:]),
+                self.closes[-self.gain_bars - 1], self.rsi_value)
+
+
+class ScannerSeries:
+    """Batch features of a whole series; row ``i`` equals :class:`ScannerState`
+    after bar ``i``. Arrays: ``mean``; with clustering ``counts`` (n x 9, the
+    :class:`ClusterCounts` fields), ``trend`` (dominant sign where a trend is formed,
+    else 0) and ``strength``; with momentum ``mscore``/``msign`` (0 where not ready);
+    with reversion ``streak`` (n x 2: up, down), ``peak``, ``rsi``, ``votes`` (n x 2:
+    bearish, bullish; 0 where not ready) and ``rev_ready``."""
+
+    def __init__(self, p: Any, o: np.ndarray, c: np.ndarray, v: np.ndarray, *, clustering: bool = False,
+                 momentum: bool = False, reversion: bool = False) -> None:
+        n = len(c)
+        cluster = clustering or momentum
+        o, c, v = (np.ascontiguousarray(a, dtype=np.float64) for a in (o, c, v))
+        self.close, self.volume = c, v
+        ip = np.zeros(K.N_IP, dtype=np.int64)
+        fp = np.zeros(K.N_FP, dtype=np.float64)
+        ip[K.IP_W] = p.volume_window
+        ip[K.IP_CLUSTER] = cluster
+        ip[K.IP_MOMENTUM] = momentum
+        ip[K.IP_REVERSION] = reversion
+        if cluster:
+            ip[K.IP_L], ip[K.IP_F], ip[K.IP_MIN_CC] = p.cluster_lookback, p.follow_bars, p.min_cluster_candles
+            fp[K.FP_HV_MULT], fp[K.FP_TREND_RATIO], fp[K.FP_FT_MIN] = p.hv_mult, p.trend_ratio, p.follow_through_min
+        if momentum:
+            ip[K.IP_CHANGE] = p.change_bars
+            ip[K.IP_MOM_WARM] = max(p.volume_window, p.change_bars)
+            fp[K.FP_SCALE] = p.score_scale
+        if reversion:
+            ip[K.IP_STREAK], ip[K.IP_PEAK], ip[K.IP_GAIN] = p.streak_min, p.peak_lookback, p.gain_bars
+            ip[K.IP_REV_WARM] = reversion_warmup(p)
+            fp[K.FP_VOL_MULT], fp[K.FP_VOL_DECLINE], fp[K.FP_GAIN_PCT] = p.volume_mult, p.volume_decline, p.gain_pct
+            fp[K.FP_RSI_OB], fp[K.FP_RSI_OS] = p.rsi_overbought, p.rsi_oversold
+        nc = n if cluster else 0
+        nm = n if momentum else 0
+        nr = n if reversion else 0
+        self.rsi = rsi(c, p.rsi_period) if reversion else np.empty(0)
+        self.mean = np.empty(n)
+        self.counts_ = np.zeros((nc, K.N_COUNTS), dtype=np.int64)
+        self.trend = np.zeros(nc, dtype=np.int64)
+        self.strength = np.zeros(nc)
+        self.mscore = np.zeros(nm)
+        self.msign = np.zeros(nm, dtype=np.int64)
+        self.streak = np.zeros((nr, 2), dtype=np.int64)
+        self.peak = np.empty(nr)
+        self.votes = np.zeros((nr, 2), dtype=np.int64)
+        K.scanner_kernel(o, c, v, self.rsi, ip, fp, self.mean, self.counts_, self.trend, self.strength,
+                         self.mscore, self.msign, self.streak, self.peak, self.votes)
+        self.change_bars = p.change_bars if momentum else 0
+        self.gain_bars = p.gain_bars if reversion else 0
+        self.rev_ready = np.zeros(nr, dtype=bool)
+        if reversion:
+            self.rev_ready[reversion_warmup(p):] = True
+        self.mom_ready = np.zeros(nm, dtype=bool)
+        if momentum:
+            with np.errstate(invalid="ignore"):
+                self.mom_ready = self.mean > 0.0
+            self.mom_ready[: max(p.volume_window, p.change_bars)] = False
+
+    def counts(self, i: int) -> ClusterCounts:
+        return ClusterCounts(*self.counts_[i].tolist())
+
+    def momentum_rows(self, idx: np.ndarray) -> list[tuple[Any, ...]]:
+        """:meth:`ScannerState.momentum_inputs` of the bars ``idx``."""
+        c = self.close
+        return list(zip(c[idx].tolist(), self.volume[idx].tolist(), c[idx - self.change_bars].tolist(),
+                        self.mean[idx].tolist(), map(ClusterCounts._make, self.counts_[idx].tolist()),
+                        strict=True))
+
+    def reversion_rows(self, idx: np.ndarray) -> list[tuple[Any, ...]]:
+        """:meth:`ScannerState.reversion_inputs` of the bars ``idx``."""
+        c = self.close
+        return list(zip(c[idx].tolist(), self.volume[idx].tolist(), self.streak[idx, 0].tolist(),
+                        self.streak[idx, 1].tolist(), self.mean[idx].tolist(), self.peak[idx].tolist(),
+                        c[idx - self.gain_bars].tolist(), self.rsi[idx].tolist(), strict=True))
+
+    def reversion_scores(self) -> tuple[np.ndarray, np.ndarray]:
+        """(reversion_score, sign +1 bullish / -1 bearish / 0) per bar, 0 where not ready."""
+        bear, bull = self.votes[:, 0], self.votes[:, 1]
+        return 25.0 * np.maximum(bear, bull), np.sign(bull - bear)
+
+
+def scanner_series(p: Any, o: np.ndarray, c: np.ndarray, v: np.ndarray, **parts: bool) -> ScannerSeries:
+    """Batch :class:`ScannerState` over whole arrays (``parts``: clustering,
+    momentum, reversion)."""
+    return ScannerSeries(p, o, c, v, **parts)
