@@ -16,6 +16,10 @@ bar the most recent one is reported. ``score = 100 * (0.4 * upper wick / range +
 
 Bars, not minutes: a gap is the next bar. ``evaluate_on``: "current" (default) or
 "last_closed" (see :mod:`detectors.features.evaluate_on`). Warm-up: ``high_lookback + 1``.
+
+Streaming keeps the last ``high_lookback`` highs and the (at most ``confirm_bars``)
+unbroken top candles; batch runs the same recurrence in one compiled kernel
+(:func:`_pin_down_kernel`) and builds signals for its confirmations only.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EvaluateOnDetector
-from detectors.features.window import shift, trailing_max
+from detectors.indicators._jit import kernel
 from detectors.records import Signal
 
 
@@ -38,6 +42,44 @@ class PinDownParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     confirm_bars: int = 3
     break_on: Literal["low", "close"] = "low"
     evaluate_on: str = "current"
+
+
+@kernel
+def _pin_down_kernel(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, probe: np.ndarray,
+                     lookback: int, near: float, confirm: int, breaks: np.ndarray, tops: np.ndarray,
+                     refs: np.ndarray) -> int:
+    """The streaming recurrence of :meth:`PinDown._evaluate_step` over a series:
+    fills, per confirmation, the breaking bar, its top candle and that candle's
+    reference high; returns the count."""
+    active = np.empty(confirm + 1, dtype=np.int64)  # unbroken tops, oldest first
+    top_ref = np.empty(len(c))
+    na = 0
+    k = 0
+    for t in range(len(c)):
+        hit = -1
+        keep = 0
+        for q in range(na):
+            j = active[q]
+            if probe[t] < lo[j]:
+                hit = j  # the most recent broken top wins
+            elif t - j < confirm:
+                active[keep] = j
+                keep += 1
+        na = keep
+        if hit >= 0:
+            breaks[k] = t
+            tops[k] = hit
+            refs[k] = top_ref[hit]
+            k += 1
+        if t >= lookback and c[t] < o[t] and not (h[t] > h[t - 1] and lo[t] < lo[t - 1]):
+            ref = h[t - lookback]
+            for j in range(t - lookback + 1, t):
+                ref = max(ref, h[j])
+            if h[t] >= near * max(ref, h[t]):
+                top_ref[t] = ref
+                active[na] = t
+                na += 1
+    return k
 
 
 class PinDown(EvaluateOnDetector):
@@ -53,6 +95,8 @@ class PinDown(EvaluateOnDetector):
             raise ValueError("detector pin_down: high_lookback and confirm_bars must be >= 1")
         if not 0.0 <= p.near_pct < 100.0:
             raise ValueError(f"detector pin_down: near_pct must be in [0, 100), got {p.near_pct}")
+        self._near = 1.0 - p.near_pct / 100.0  # a top's high is >= this x the reference high
+        self._on_low = p.break_on == "low"
 
     @property
     def warmup(self) -> int:
@@ -63,10 +107,9 @@ class PinDown(EvaluateOnDetector):
         self._t = -1
         self._highs: deque[float] = deque(maxlen=self.params.high_lookback)
         self._prev: Bar | None = None
-        self._tops: deque[tuple[int, int, float, float, float, float, float]] = deque()
-
-    def _is_top(self, o: float, h: float, lo: float, c: float, ref_high: float, h1: float, l1: float) -> bool:
-        return c < o and h >= (1.0 - self.params.near_pct / 100.0) * max(ref_high, h) and not (h > h1 and lo < l1)
+        #: unbroken top candles, oldest first (at most confirm_bars):
+        #: (index, open_time, open, high, low, close, reference high)
+        self._tops: list[tuple[int, int, float, float, float, float, float]] = []
 
     def _signal(self, meta: SeriesMeta | None, open_time: int, price: float, lag: int,
                 top: tuple[int, float, float, float, float, float]) -> Signal:
@@ -86,49 +129,47 @@ class PinDown(EvaluateOnDetector):
                                 features=features)
 
     def _evaluate_step(self, bar: Bar) -> list[Signal]:
-        p = self.params
         t = self._t = self._t + 1
-        probe = bar.low if p.break_on == "low" else bar.close
-        hit = None
-        keep: deque = deque()
-        for top in self._tops:  # (index, open_time, o, h, lo, c, ref_high); at most confirm_bars
-            if probe < top[4]:
-                hit = top  # later tops overwrite earlier: the most recent wins
-            elif t - top[0] < p.confirm_bars:
-                keep.append(top)
-        self._tops = keep
+        o, h, lo, c = bar.open, bar.high, bar.low, bar.close
         out: list[Signal] = []
-        if hit is not None:
-            out.append(self._signal(self.meta, bar.open_time, bar.close, t - hit[0], hit[1:]))
+        tops = self._tops
+        if tops:
+            probe = lo if self._on_low else c
+            confirm = self.params.confirm_bars
+            hit = None
+            keep = []
+            for top in tops:
+                if probe < top[4]:
+                    hit = top  # later tops overwrite earlier: the most recent wins
+                elif t - top[0] < confirm:
+                    keep.append(top)
+            self._tops = keep
+            if hit is not None:
+                out.append(self._signal(self.meta, bar.open_time, c, t - hit[0], hit[1:]))
+        highs = self._highs
         prev = self._prev
-        if t >= self.warmup - 1 and prev is not None and len(self._highs) == p.high_lookback:
-            ref = max(self._highs)
-            if self._is_top(bar.open, bar.high, bar.low, bar.close, ref, prev.high, prev.low):
-                self._tops.append((t, bar.open_time, bar.open, bar.high, bar.low, bar.close, ref))
-        self._highs.append(bar.high)
+        if t >= self.params.high_lookback and c < o and not (h > prev.high and lo < prev.low):  # type: ignore[union-attr]
+            ref = max(highs)
+            if h >= self._near * max(ref, h):
+                self._tops.append((t, bar.open_time, o, h, lo, c, ref))
+        highs.append(h)
         self._prev = bar
         return out
 
     def _evaluate_batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         p = self.params
         n = len(bars)
-        o, h, lo, c = bars.open, bars.high, bars.low, bars.close
-        ref = trailing_max(h, p.high_lookback)
-        h1, l1 = shift(h, 1), shift(lo, 1)
-        with np.errstate(invalid="ignore"):
-            tops = (c < o) & (h >= (1.0 - p.near_pct / 100.0) * np.fmax(ref, h)) & ~((h > h1) & (lo < l1))
-        tops &= ~np.isnan(ref)
-        tops[: self.warmup - 1] = False
-        probe = lo if p.break_on == "low" else c
-        confirmed: dict[int, int] = {}
-        for j in np.nonzero(tops)[0].tolist():
-            for k in range(j + 1, min(n, j + p.confirm_bars + 1)):
-                if probe[k] < lo[j]:
-                    confirmed[k] = j  # j ascending: the most recent top wins
-                    break
-        out: list[Signal] = []
-        for k in sorted(confirmed):
-            j = confirmed[k]
-            top = (int(bars.open_time[j]), float(o[j]), float(h[j]), float(lo[j]), float(c[j]), float(ref[j]))
-            out.append(self._signal(meta, int(bars.open_time[k]), float(c[k]), k - j, top))
-        return out
+        if n <= p.high_lookback:
+            return []
+        breaks = np.empty(n, dtype=np.int64)
+        tops = np.empty(n, dtype=np.int64)
+        refs = np.empty(n)
+        k = _pin_down_kernel(bars.open, bars.high, bars.low, bars.close,
+                             bars.low if self._on_low else bars.close, p.high_lookback, self._near,
+                             p.confirm_bars, breaks, tops, refs)
+        kk, jj = breaks[:k], tops[:k]
+        top_rows = zip(*(a[jj].tolist() for a in (bars.open_time, bars.open, bars.high, bars.low, bars.close)),
+                       refs[:k].tolist(), strict=True)
+        return [self._signal(meta, t, c, lag, top)
+                for t, c, lag, top in zip(bars.open_time[kk].tolist(), bars.close[kk].tolist(),
+                                          (kk - jj).tolist(), top_rows, strict=True)]

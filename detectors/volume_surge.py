@@ -6,29 +6,71 @@ Definition (both paths):
 
 * the window holds the ``window`` valid bars before the current one (bars, not
   minutes: a gap in the data does not pad the window with zeros);
-* ``mean`` and ``std`` (population, ddof=0) are taken over that window's volume;
-  a window with ``std == 0`` (perfectly flat volume) carries no information and
-  never signals;
+* ``mean`` and ``std`` (population, ddof=0) are taken over that window's volume,
+  two-pass and in sequence: ``mean = (((0 + v0) + v1) + ...) / window``, then
+  ``std = sqrt(sum of (v - mean) * (v - mean), added oldest first, / window)``
+  (both paths do exactly these operations, so they agree to the last bit; no
+  running sums, which drift); a window with ``std == 0`` (perfectly flat volume)
+  carries no information and never signals;
 * ``z = (volume - mean) / std``; a signal fires when ``z >= threshold_sigma`` and
   ``volume >= min_volume``;
-* ``range_ratio = (high - low) / mean(high - low over the window)``;
+* ``range_ratio = (high - low) / mean(high - low over the window)`` (the same
+  sequential sum);
   ``close_pos = (close - low) / (high - low)`` (0.5 for a flat bar);
 * ``score = 100 * (0.5 * min(1, z / (2 * threshold_sigma))
   + 0.25 * min(1, range_ratio / 3) + 0.25 * |2 * close_pos - 1|)``;
 * direction: bullish when ``close_pos >= 0.6``, bearish when ``<= 0.4``, else
   neutral. ``signal_type`` is ``VOLUME_SURGE``.
+
+Streaming keeps two ring buffers of ``window`` floats; a bar whose volume is not
+above the mean (z <= 0, most bars) skips the deviation pass. Batch runs the same
+loops in one compiled kernel (:func:`_surge_kernel`) and builds signals for its
+hits only.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import msgspec
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from detectors.base import Bar, BarArrays, Detector, SeriesMeta
+from detectors.features.window import seq_sum
+from detectors.indicators._jit import kernel
 from detectors.records import Signal
+
+
+@kernel
+def _surge_kernel(vol: np.ndarray, rng: np.ndarray, w: int, threshold: float, min_volume: float,
+                  hits: np.ndarray, stats: np.ndarray) -> int:
+    """Bars ``i`` where the surge fires; ``stats[k]`` = mean, std and mean range of
+    the window before hit ``k``. Same operations, in the same order, as
+    :meth:`VolumeSurge._step`. Returns the number of hits."""
+    k = 0
+    for i in range(w, len(vol)):
+        total = 0.0
+        for j in range(i - w, i):
+            total += vol[j]
+        mean = total / w
+        v = vol[i]
+        if v > mean and v >= min_volume:
+            ss = 0.0
+            for j in range(i - w, i):
+                d = vol[j] - mean
+                ss += d * d
+            std = math.sqrt(ss / w)
+            if std > 0.0 and (v - mean) / std >= threshold:
+                r = 0.0
+                for j in range(i - w, i):
+                    r += rng[j]
+                hits[k] = i
+                stats[k, 0] = mean
+                stats[k, 1] = std
+                stats[k, 2] = r / w
+                k += 1
+    return k
 
 
 class VolumeSurgeParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -41,6 +83,7 @@ class VolumeSurge(Detector):
     name = "volume_surge"
     version = "1.0.0"
     Params = VolumeSurgeParams
+    params: VolumeSurgeParams
 
     def _check_params(self) -> None:
         p = self.params
@@ -87,39 +130,41 @@ class VolumeSurge(Detector):
         )
 
     def _step(self, bar: Bar) -> list[Signal]:
+        vol = self._vol
+        v = bar.volume
+        w = self.params.window
         out: list[Signal] = []
-        if len(self._vol) == self.params.window:
-            vols = np.fromiter(self._vol, dtype=np.float64, count=self.params.window)
-            rngs = np.fromiter(self._rng, dtype=np.float64, count=self.params.window)
-            sig = self._evaluate(self.meta, bar.open_time, bar.open, bar.high, bar.low, bar.close,
-                                 bar.volume, float(vols.mean()), float(vols.std()), float(rngs.mean()))
-            if sig is not None:
-                out.append(sig)
-        self._vol.append(bar.volume)
+        if len(vol) == w:
+            mean = seq_sum(vol) / w
+            if v > mean and v >= self.params.min_volume:  # z <= 0 below the mean: no signal
+                ss = 0.0
+                for x in vol:
+                    d = x - mean
+                    ss += d * d
+                std = math.sqrt(ss / w)
+                if std > 0.0 and (v - mean) / std >= self.params.threshold_sigma:
+                    sig = self._evaluate(self.meta, bar.open_time, bar.open, bar.high, bar.low, bar.close,
+                                         v, mean, std, seq_sum(self._rng) / w)
+                    if sig is not None:
+                        out.append(sig)
+        vol.append(v)
         self._rng.append(bar.high - bar.low)
         return out
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
-        w = self.params.window
+        p = self.params
         n = len(bars)
-        if n <= w:
+        if n <= p.window:
             return []
-        vol_win = sliding_window_view(bars.volume, w)[:-1]  # window ending before bar i (i >= w)
-        rng = bars.high - bars.low
-        rng_win = sliding_window_view(rng, w)[:-1]
-        mean = vol_win.mean(axis=1)
-        std = vol_win.std(axis=1)
-        mean_rng = rng_win.mean(axis=1)
-        cur = bars.volume[w:]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(std > 0, (cur - mean) / std, -np.inf)
-        hits = np.nonzero((z >= self.params.threshold_sigma) & (cur >= self.params.min_volume))[0]
+        hits = np.empty(n, dtype=np.int64)
+        stats = np.empty((n, 3))
+        k = _surge_kernel(bars.volume, bars.high - bars.low, p.window, float(p.threshold_sigma),
+                          float(p.min_volume), hits, stats)
         out: list[Signal] = []
-        for j in hits:
-            i = j + w
-            sig = self._evaluate(meta, int(bars.open_time[i]), float(bars.open[i]), float(bars.high[i]),
-                                 float(bars.low[i]), float(bars.close[i]), float(bars.volume[i]),
-                                 float(mean[j]), float(std[j]), float(mean_rng[j]))
+        cols = zip(*(a[hits[:k]].tolist() for a in (bars.open_time, bars.open, bars.high, bars.low,
+                                                        bars.close, bars.volume)), strict=True)
+        for (t, o, h, lo, c, v), (mean, std, mean_rng) in zip(cols, stats[:k].tolist(), strict=True):
+            sig = self._evaluate(meta, t, o, h, lo, c, v, mean, std, mean_rng)
             if sig is not None:
                 out.append(sig)
         return out

@@ -42,6 +42,13 @@ close ``cp`` (bullish) or ``1 - cp`` (bearish).
 ``evaluate_on``: "current" (default) or "last_closed", see
 :mod:`detectors.features.evaluate_on`. A flat window (mean volume or spread 0)
 never signals. Warm-up: ``max(window, breakout_lookback, trend_bars + 1, quiet_bars)``.
+
+One definition for both paths: :func:`_vsa_match` decides the bar types from the
+ratios and the context values; streaming calls it as plain Python (after exact
+shortcuts that skip bars no type can match: a volume ratio strictly between
+``low_volume`` and ``start_volume``, ...), batch calls the compiled form from one
+kernel (:func:`_vsa_kernel`) that also computes the windows, with the same
+sequential sums. Signals are built, from the same values, only for matches.
 """
 
 from __future__ import annotations
@@ -54,7 +61,8 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EvaluateOnDetector
-from detectors.features.window import seq_sum, shift, trailing_max, trailing_mean, trailing_min
+from detectors.features.window import seq_sum
+from detectors.indicators._jit import kernel
 from detectors.records import Signal
 
 
@@ -75,7 +83,118 @@ class VSAParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     evaluate_on: str = "current"
 
 
+#: bar types in priority order; in a match mask, type ``k`` sets bit ``2k`` when
+#: bullish and bit ``2k + 1`` when bearish
 _ORDER = ("REVERSAL_BAR", "STOP_BAR", "BREAKOUT_BAR", "START_BAR", "LOADED_BAR", "TEST_BAR")
+
+
+@kernel
+def _vsa_match(o: float, h: float, lo: float, c: float, v: float, vr: float, sr: float, cp: float,
+               trend: int, c1: float, h1: float, l1: float, v1: float, v2: float, hh: float, ll: float,
+               quiet_max: float, mean_v: float, th: tuple) -> int:
+    """Match mask of one bar (0: no type). ``th`` holds the thresholds in the order
+    of :meth:`VSA._thresholds`. ``hh``/``ll`` are read only when volume and spread
+    allow a breakout, ``quiet_max`` only when they allow a start bar."""
+    high_volume, very_high_volume, start_volume, low_volume, wide_spread, reversal_spread, \
+        narrow_spread, close_high, close_low = th
+    m = 0
+    if vr >= high_volume and sr >= reversal_spread:
+        if trend < 0 and lo < l1 and cp >= close_high and c > c1:
+            m |= 1
+        elif trend > 0 and h > h1 and cp <= close_low and c < c1:
+            m |= 2
+    if vr >= very_high_volume and sr >= 1.0:
+        if trend < 0 and lo < l1 and cp >= 0.5:
+            m |= 4
+        elif trend > 0 and h > h1 and cp <= 0.5:
+            m |= 8
+    if vr >= high_volume and sr >= wide_spread:
+        if cp >= close_high and c > hh:
+            m |= 16
+        elif cp <= close_low and c < ll:
+            m |= 32
+    if vr >= start_volume and sr >= 1.0 and quiet_max < mean_v:
+        if c > o and cp >= 0.5:
+            m |= 64
+        elif c < o and cp <= 0.5:
+            m |= 128
+    if vr >= high_volume and sr <= narrow_spread and trend != 0:
+        m |= 256 if trend < 0 else 512  # effort without result: against the trend
+    if vr <= low_volume and v < v1 and v < v2 and sr <= narrow_spread:
+        if trend > 0 and lo < l1 and cp >= 0.5:
+            m |= 1024
+        elif trend < 0 and h > h1 and cp <= 0.5:
+            m |= 2048
+    return m
+
+
+#: the plain-Python form, for the streaming step (a compiled call costs more than it saves)
+_vsa_match_py = getattr(_vsa_match, "py_func", _vsa_match)
+
+
+@kernel
+def _vsa_kernel(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, w: int,
+                trend_bars: int, lookback: int, quiet_bars: int, warmup: int, th: tuple,
+                hits: np.ndarray, masks: np.ndarray, trends: np.ndarray, ratios: np.ndarray) -> int:
+    """Every bar from ``warmup`` on, as :meth:`VSA._evaluate_step` sees it; fills
+    hit index, mask, trend and (vr, sr, cp) per match and returns the match count."""
+    start_volume = th[2]
+    low_volume = th[3]
+    k = 0
+    for i in range(warmup, len(c)):
+        total = 0.0
+        for j in range(i - w, i):
+            total += v[j]
+        mean_v = total / w
+        if not mean_v > 0.0:
+            continue
+        vr = v[i] / mean_v
+        if low_volume < vr < start_volume:
+            continue
+        total = 0.0
+        for j in range(i - w, i):
+            total += h[j] - lo[j]
+        mean_s = total / w
+        if not mean_s > 0.0:
+            continue
+        spread = h[i] - lo[i]
+        sr = spread / mean_s
+        cp = (c[i] - lo[i]) / spread if spread > 0.0 else 0.5
+        c1 = c[i - 1]
+        ref = c[i - 1 - trend_bars]
+        trend = 1 if c1 > ref else -1 if c1 < ref else 0
+        hh = h[i - lookback]
+        ll = lo[i - lookback]
+        for j in range(i - lookback + 1, i):
+            hh = max(hh, h[j])
+            ll = min(ll, lo[j])
+        qmax = v[i - quiet_bars]
+        for j in range(i - quiet_bars + 1, i):
+            qmax = max(qmax, v[j])
+        m = _vsa_match(o[i], h[i], lo[i], c[i], v[i], vr, sr, cp, trend, c1, h[i - 1], lo[i - 1],
+                       v[i - 1], v[i - 2], hh, ll, qmax, mean_v, th)
+        if m:
+            hits[k] = i
+            masks[k] = m
+            trends[k] = trend
+            ratios[k, 0] = vr
+            ratios[k, 1] = sr
+            ratios[k, 2] = cp
+            k += 1
+    return k
+
+
+_DECODED: dict[int, tuple[str, bool, tuple[str, ...]]] = {}
+
+
+def _decode(mask: int) -> tuple[str, bool, tuple[str, ...]]:
+    """(first type, bullish?, every matched type) of a match mask, memoized."""
+    got = _DECODED.get(mask)
+    if got is None:
+        first = (mask & -mask).bit_length() - 1  # lowest set bit: the first type and its side
+        matched = tuple(kind for k, kind in enumerate(_ORDER) if mask >> (2 * k) & 3)
+        got = _DECODED[mask] = (_ORDER[first // 2], first % 2 == 0, matched)
+    return got
 
 
 class VSA(EvaluateOnDetector):
@@ -96,132 +215,121 @@ class VSA(EvaluateOnDetector):
             raise ValueError("detector vsa: need low_volume < 1 <= start_volume <= high_volume <= very_high_volume")
         if not 0 < p.narrow_spread < 1.0 <= p.reversal_spread <= p.wide_spread:
             raise ValueError("detector vsa: need 0 < narrow_spread < 1 <= reversal_spread <= wide_spread")
-        self._keep = max(p.breakout_lookback, p.trend_bars + 1, p.quiet_bars, 2)
-        self.history_bars = max(type(self).history_bars, p.window + self._keep + 2)  # type: ignore[misc]
+        self._th = tuple(float(x) for x in (
+            p.high_volume, p.very_high_volume, p.start_volume, p.low_volume, p.wide_spread,
+            p.reversal_spread, p.narrow_spread, p.close_high, p.close_low))
+        self._warmup = max(p.window, p.breakout_lookback, p.trend_bars + 1, p.quiet_bars)
+        self.history_bars = max(type(self).history_bars, self._warmup + 2)  # type: ignore[misc]
 
     @property
     def warmup(self) -> int:
-        p = self.params
-        return max(p.window, p.breakout_lookback, p.trend_bars + 1, p.quiet_bars)
+        return self._warmup
 
     def _reset(self) -> None:
+        p = self.params
         self._reset_pending()
-        self._vols: deque[float] = deque(maxlen=self.params.window)
-        self._spreads: deque[float] = deque(maxlen=self.params.window)
-        self._bars: deque[Bar] = deque(maxlen=self._keep)
-        self._highs: deque[float] = deque(maxlen=self.params.breakout_lookback)
-        self._lows: deque[float] = deque(maxlen=self.params.breakout_lookback)
-        self._recent_vols: deque[float] = deque(maxlen=self.params.quiet_bars)
+        self._vols: deque[float] = deque(maxlen=p.window)
+        self._spreads: deque[float] = deque(maxlen=p.window)
+        self._closes: deque[float] = deque(maxlen=p.trend_bars + 1)
+        self._highs: deque[float] = deque(maxlen=p.breakout_lookback)
+        self._lows: deque[float] = deque(maxlen=p.breakout_lookback)
+        self._recent_vols: deque[float] = deque(maxlen=p.quiet_bars)
+        self._prev: Bar | None = None
+        self._v2 = 0.0  # volume two bars back
         self._seen = 0
 
-    # -- one definition for both paths -------------------------------------
-    def _evaluate(self, meta: SeriesMeta | None, open_time: int, o: float, h: float, lo: float,
-                  c: float, v: float, mean_v: float, mean_s: float, trend_ref: float, c1: float,
-                  h1: float, l1: float, v1: float, v2: float, hh: float, ll: float,
-                  quiet_max: float) -> Signal | None:
+    def _signal(self, meta: SeriesMeta | None, open_time: int, price: float, mask: int, vr: float,
+                sr: float, cp: float, trend: int) -> Signal:
         p = self.params
-        if mean_v <= 0.0 or mean_s <= 0.0:
-            return None
-        spread = h - lo
-        vr = v / mean_v
-        sr = spread / mean_s
-        cp = (c - lo) / spread if spread > 0.0 else 0.5
-        trend = 1 if c1 > trend_ref else -1 if c1 < trend_ref else 0
-        matched: list[tuple[str, int]] = []
-        if vr >= p.high_volume and sr >= p.reversal_spread:
-            if trend < 0 and lo < l1 and cp >= p.close_high and c > c1:
-                matched.append(("REVERSAL_BAR", 1))
-            elif trend > 0 and h > h1 and cp <= p.close_low and c < c1:
-                matched.append(("REVERSAL_BAR", -1))
-        if vr >= p.very_high_volume and sr >= 1.0:
-            if trend < 0 and lo < l1 and cp >= 0.5:
-                matched.append(("STOP_BAR", 1))
-            elif trend > 0 and h > h1 and cp <= 0.5:
-                matched.append(("STOP_BAR", -1))
-        if vr >= p.high_volume and sr >= p.wide_spread:
-            if cp >= p.close_high and c > hh:
-                matched.append(("BREAKOUT_BAR", 1))
-            elif cp <= p.close_low and c < ll:
-                matched.append(("BREAKOUT_BAR", -1))
-        if quiet_max < mean_v and vr >= p.start_volume and sr >= 1.0:
-            if c > o and cp >= 0.5:
-                matched.append(("START_BAR", 1))
-            elif c < o and cp <= 0.5:
-                matched.append(("START_BAR", -1))
-        if vr >= p.high_volume and sr <= p.narrow_spread and trend != 0:
-            matched.append(("LOADED_BAR", -trend))
-        if vr <= p.low_volume and v < v1 and v < v2 and sr <= p.narrow_spread:
-            if trend > 0 and lo < l1 and cp >= 0.5:
-                matched.append(("TEST_BAR", 1))
-            elif trend < 0 and h > h1 and cp <= 0.5:
-                matched.append(("TEST_BAR", -1))
-        if not matched:
-            return None
-        kind, sign = matched[0]
+        kind, bullish, matched = _decode(mask)
         if kind == "TEST_BAR":
             vol_c = max(0.0, 1.0 - vr)
         else:
             vol_c = min(1.0, vr / (2.0 * p.high_volume))
-        if kind in ("LOADED_BAR", "TEST_BAR"):
+        if kind == "LOADED_BAR" or kind == "TEST_BAR":
             spr_c = max(0.0, 1.0 - sr)
         else:
             spr_c = min(1.0, sr / (2.0 * p.wide_spread))
-        close_c = cp if sign > 0 else 1.0 - cp
+        close_c = cp if bullish else 1.0 - cp
         score = 100.0 * (0.4 * vol_c + 0.3 * spr_c + 0.3 * close_c)
         features: dict[str, Any] = {
-            "bar_type": kind, "matched": [m[0] for m in matched], "volume_ratio": vr,
+            "bar_type": kind, "matched": list(matched), "volume_ratio": vr,
             "spread_ratio": sr, "close_position": cp, "trend": trend,
             "evaluated_on": p.evaluate_on,
         }
         return self.make_signal(meta, open_time, signal_type=kind,
-                                direction="bullish" if sign > 0 else "bearish", score=score,
-                                price=c, features=features)
+                                direction="bullish" if bullish else "bearish", score=score,
+                                price=price, features=features)
 
     def _evaluate_step(self, bar: Bar) -> list[Signal]:
-        p = self.params
         out: list[Signal] = []
-        bars = self._bars
-        if self._seen >= self.warmup:
-            prev = bars[-1]
-            hh = max(self._highs)
-            ll = min(self._lows)
-            quiet_max = max(self._recent_vols)
-            sig = self._evaluate(self.meta, bar.open_time, bar.open, bar.high, bar.low, bar.close,
-                                 bar.volume, seq_sum(self._vols) / p.window,
-                                 seq_sum(self._spreads) / p.window,
-                                 bars[-1 - p.trend_bars].close, prev.close, prev.high, prev.low,
-                                 prev.volume, bars[-2].volume, hh, ll, quiet_max)
-            if sig is not None:
-                out.append(sig)
-        self._seen += 1
-        self._vols.append(bar.volume)
-        self._spreads.append(bar.high - bar.low)
-        bars.append(bar)
-        self._highs.append(bar.high)
-        self._lows.append(bar.low)
-        self._recent_vols.append(bar.volume)
+        h, lo, c, v = bar.high, bar.low, bar.close, bar.volume
+        spread = h - lo
+        if self._seen >= self._warmup:
+            out = self._match_step(bar, h, lo, c, v, spread)
+        else:
+            self._seen += 1
+        self._vols.append(v)
+        self._spreads.append(spread)
+        self._closes.append(c)
+        self._highs.append(h)
+        self._lows.append(lo)
+        self._recent_vols.append(v)
+        prev = self._prev
+        self._v2 = prev.volume if prev is not None else 0.0
+        self._prev = bar
         return out
+
+    def _match_step(self, bar: Bar, h: float, lo: float, c: float, v: float, spread: float) -> list[Signal]:
+        """The evaluation of one bar after warm-up; exact shortcuts first (each skips
+        only bars that :func:`_vsa_match` would reject)."""
+        p = self.params
+        th = self._th
+        mean_v = seq_sum(self._vols) / p.window
+        if not mean_v > 0.0:
+            return []
+        vr = v / mean_v
+        if th[3] < vr < th[2]:  # neither low nor start volume: no type
+            return []
+        mean_s = seq_sum(self._spreads) / p.window
+        if not mean_s > 0.0:
+            return []
+        sr = spread / mean_s
+        prev: Bar = self._prev  # type: ignore[assignment]  # set: warm-up is >= 2 bars
+        c1 = prev.close
+        ref = self._closes[0]
+        trend = 1 if c1 > ref else -1 if c1 < ref else 0
+        if vr <= th[3]:  # only a test bar is possible
+            if not (v < prev.volume and v < self._v2 and sr <= th[6]):
+                return []
+        elif sr < 1.0 and not (sr <= th[6] and vr >= th[0] and trend != 0):  # only a loaded bar
+            return []
+        cp = (c - lo) / spread if spread > 0.0 else 0.5
+        if vr >= th[0] and sr >= th[4]:
+            hh, ll = max(self._highs), min(self._lows)
+        else:
+            hh = ll = 0.0  # not read: no breakout possible
+        qmax = max(self._recent_vols) if vr >= th[2] and sr >= 1.0 else 0.0  # read only then
+        m = _vsa_match_py(bar.open, h, lo, c, v, vr, sr, cp, trend, c1, prev.high, prev.low,
+                          prev.volume, self._v2, hh, ll, qmax, mean_v, th)
+        if not m:
+            return []
+        return [self._signal(self.meta, bar.open_time, c, m, vr, sr, cp, trend)]
 
     def _evaluate_batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         p = self.params
-        o, h, lo, c, v = bars.open, bars.high, bars.low, bars.close, bars.volume
-        mean_v = trailing_mean(v, p.window)
-        mean_s = trailing_mean(h - lo, p.window)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            vr = v / mean_v
-            cand = (vr >= p.start_volume) | (vr <= p.low_volume)
-        cand[: self.warmup] = False
-        if not cand.any():
+        n = len(bars)
+        if n <= self._warmup:
             return []
-        trend_ref = shift(c, p.trend_bars + 1)
-        c1, h1, l1, v1, v2 = shift(c, 1), shift(h, 1), shift(lo, 1), shift(v, 1), shift(v, 2)
-        hh = trailing_max(h, p.breakout_lookback)
-        ll = trailing_min(lo, p.breakout_lookback)
-        qmax = trailing_max(v, p.quiet_bars)
-        out: list[Signal] = []
-        for i in np.nonzero(cand)[0]:
-            sig = self._evaluate(meta, int(bars.open_time[i]), *(float(a[i]) for a in (
-                o, h, lo, c, v, mean_v, mean_s, trend_ref, c1, h1, l1, v1, v2, hh, ll, qmax)))
-            if sig is not None:
-                out.append(sig)
-        return out
+        hits = np.empty(n, dtype=np.int64)
+        masks = np.empty(n, dtype=np.int64)
+        trends = np.empty(n, dtype=np.int64)
+        ratios = np.empty((n, 3))
+        k = _vsa_kernel(bars.open, bars.high, bars.low, bars.close, bars.volume, p.window,
+                        p.trend_bars, p.breakout_lookback, p.quiet_bars, self._warmup, self._th,
+                        hits, masks, trends, ratios)
+        idx = hits[:k]
+        return [self._signal(meta, t, c, m, vr, sr, cp, trend)
+                for t, c, m, trend, (vr, sr, cp) in zip(
+                    bars.open_time[idx].tolist(), bars.close[idx].tolist(), masks[:k].tolist(),
+                    trends[:k].tolist(), ratios[:k].tolist(), strict=True)]

@@ -21,6 +21,10 @@ close off low (bullish) or ``100 -`` it (bearish); ``score`` is their mean.
 ``evaluate_on``: "current" (default) or "last_closed" (see
 :mod:`detectors.features.evaluate_on`). Flat windows (mean volume 0) never signal.
 Warm-up: ``max(window, spread_lookback, momentum_lookback)``.
+
+Streaming reads the spread and close windows only on a high-volume bar; batch
+finds those bars, with the same sequential volume sum, in one compiled kernel
+(:func:`_confluence_kernel`) and evaluates them with the same code as streaming.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EvaluateOnDetector
-from detectors.features.window import seq_sum, trailing_max, trailing_mean, trailing_min
+from detectors.features.window import seq_sum
+from detectors.indicators._jit import kernel
 from detectors.records import Signal
 
 
@@ -44,6 +49,43 @@ class VSAConfluenceParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
     momentum_lookback: int = 10
     min_close_off_low: float = 60.0
     evaluate_on: str = "current"
+
+
+@kernel
+def _confluence_kernel(h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, w: int,
+                       spread_lookback: int, momentum_lookback: int, warmup: int, volume_mult: float,
+                       hits: np.ndarray, windows: np.ndarray) -> int:
+    """Bars from ``warmup`` on with high volume, a spread breakout and a close beyond
+    the close window; ``windows[k]`` = mean volume, previous max spread, highest and
+    lowest close for candidate ``k`` (the close-off-low test is left to
+    :meth:`VSAConfluence._evaluate`). Returns the candidate count."""
+    k = 0
+    for i in range(warmup, len(c)):
+        total = 0.0
+        for j in range(i - w, i):
+            total += v[j]
+        mean_v = total / w
+        if not mean_v > 0.0 or v[i] / mean_v < volume_mult:
+            continue
+        spread = h[i] - lo[i]
+        max_spread = h[i - spread_lookback] - lo[i - spread_lookback]
+        for j in range(i - spread_lookback + 1, i):
+            max_spread = max(max_spread, h[j] - lo[j])
+        if not (spread > 0.0 and spread > max_spread):
+            continue
+        hi_close = c[i - momentum_lookback]
+        lo_close = hi_close
+        for j in range(i - momentum_lookback + 1, i):
+            hi_close = max(hi_close, c[j])
+            lo_close = min(lo_close, c[j])
+        if c[i] > hi_close or c[i] < lo_close:
+            hits[k] = i
+            windows[k, 0] = mean_v
+            windows[k, 1] = max_spread
+            windows[k, 2] = hi_close
+            windows[k, 3] = lo_close
+            k += 1
+    return k
 
 
 class VSAConfluence(EvaluateOnDetector):
@@ -59,11 +101,11 @@ class VSAConfluence(EvaluateOnDetector):
             raise ValueError("detector vsa_confluence: window >= 2, spread_lookback and momentum_lookback >= 1")
         if p.volume_mult <= 0 or not 50.0 <= p.min_close_off_low <= 100.0:
             raise ValueError("detector vsa_confluence: volume_mult > 0 and min_close_off_low in [50, 100]")
+        self._warmup = max(p.window, p.spread_lookback, p.momentum_lookback)
 
     @property
     def warmup(self) -> int:
-        p = self.params
-        return max(p.window, p.spread_lookback, p.momentum_lookback)
+        return self._warmup
 
     def _reset(self) -> None:
         p = self.params
@@ -106,34 +148,37 @@ class VSAConfluence(EvaluateOnDetector):
     def _evaluate_step(self, bar: Bar) -> list[Signal]:
         p = self.params
         out: list[Signal] = []
-        if self._seen >= self.warmup:
-            sig = self._evaluate(self.meta, bar.open_time, bar.high, bar.low, bar.close, bar.volume,
-                                 seq_sum(self._vols) / p.window, max(self._spreads),
-                                 max(self._closes), min(self._closes))
-            if sig is not None:
-                out.append(sig)
-        self._seen += 1
-        self._vols.append(bar.volume)
+        v = bar.volume
+        if self._seen >= self._warmup:
+            mean_v = seq_sum(self._vols) / p.window
+            if mean_v > 0.0 and v / mean_v >= p.volume_mult:  # else _evaluate rejects it
+                closes = self._closes
+                sig = self._evaluate(self.meta, bar.open_time, bar.high, bar.low, bar.close, v, mean_v,
+                                     max(self._spreads), max(closes), min(closes))
+                if sig is not None:
+                    out.append(sig)
+        else:
+            self._seen += 1
+        self._vols.append(v)
         self._spreads.append(bar.high - bar.low)
         self._closes.append(bar.close)
         return out
 
     def _evaluate_batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         p = self.params
-        h, lo, c, v = bars.high, bars.low, bars.close, bars.volume
-        mean_v = trailing_mean(v, p.window)
-        spread = h - lo
-        max_spread = trailing_max(spread, p.spread_lookback)
-        hi_close = trailing_max(c, p.momentum_lookback)
-        lo_close = trailing_min(c, p.momentum_lookback)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cand = (v / mean_v >= p.volume_mult) & (spread > max_spread) & ((c > hi_close) | (c < lo_close))
-        cand[: self.warmup] = False
+        n = len(bars)
+        if n <= self._warmup:
+            return []
+        hits = np.empty(n, dtype=np.int64)
+        windows = np.empty((n, 4))
+        k = _confluence_kernel(bars.high, bars.low, bars.close, bars.volume, p.window, p.spread_lookback,
+                               p.momentum_lookback, self._warmup, float(p.volume_mult), hits, windows)
+        idx = hits[:k]
         out: list[Signal] = []
-        for i in np.nonzero(cand)[0]:
-            sig = self._evaluate(meta, int(bars.open_time[i]), float(h[i]), float(lo[i]), float(c[i]),
-                                 float(v[i]), float(mean_v[i]), float(max_spread[i]),
-                                 float(hi_close[i]), float(lo_close[i]))
+        for t, h, lo, c, v, (mean_v, max_spread, hi_close, lo_close) in zip(
+                *(a[idx].tolist() for a in (bars.open_time, bars.high, bars.low, bars.close, bars.volume)),
+                windows[:k].tolist(), strict=True):
+            sig = self._evaluate(meta, t, h, lo, c, v, mean_v, max_spread, hi_close, lo_close)
             if sig is not None:
                 out.append(sig)
         return out

@@ -26,6 +26,12 @@ active patterns; features name each pattern and each W3 method.
 :mod:`detectors.features.evaluate_on`). Warm-up: ``max(window, trend_bars,
 rsi_period + 1)`` bars. RSI is Wilder's with TA-Lib arithmetic (unbounded memory),
 so state is checkpointed exactly via :class:`~detectors.features.state.SnapshotDetector`.
+
+Both paths keep one flag mask per bar (bit ``k`` = ``FLAGS[k]``, as :func:`bar_flags`
+defines them) for the last ``recent_bars`` bars; the active patterns are their OR.
+Streaming does it with scalars and a small ring; batch runs the same recurrence
+(RSI included, same arithmetic) in one compiled kernel (:func:`_weak_kernel`) and
+builds signals for its hits only.
 """
 
 from __future__ import annotations
@@ -40,11 +46,23 @@ import numpy as np
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EVALUATE_ON
 from detectors.features.state import SnapshotDetector
-from detectors.features.window import WilderRSI, rsi_series, seq_sum, shift, trailing_mean
+from detectors.features.window import WilderRSI, seq_sum
+from detectors.indicators._jit import kernel
 from detectors.records import Signal
 
 #: pattern flags in a fixed order: W1, W2, W3 methods, W4, W5
 FLAGS = ("w1", "w2", "w3_smaller_gain", "w3_rsi_divergence", "w3_weak_close", "w4", "w5")
+#: mask bits of the three W3 methods
+_W3 = 0b11100
+
+
+def _pattern_count(mask: int) -> int:
+    """Patterns W1-W5 in a flag mask (the W3 methods count as one)."""
+    return (mask & 1) + (mask >> 1 & 1) + (1 if mask & _W3 else 0) + (mask >> 5 & 1) + (mask >> 6 & 1)
+
+
+#: pattern count of every flag mask
+_COUNT = tuple(_pattern_count(m) for m in range(1 << len(FLAGS)))
 
 
 class WeakUptrendParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -76,6 +94,93 @@ def bar_flags(p: WeakUptrendParams, h: float, lo: float, c: float, v: float, rsi
     )
 
 
+@kernel
+def _weak_kernel(h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, w: int, trend_bars: int,
+                 period: int, similar: float, excess: float, wide: float, recent: int, min_patterns: int,
+                 warmup: int, hits: np.ndarray, actives: np.ndarray, rsis: np.ndarray) -> int:
+    """:meth:`WeakUptrend._advance` over a whole series (``similar`` is ``1 +
+    similar_spread``); fills hit bar, active mask and RSI per signal and returns the
+    count. The RSI is :class:`~detectors.features.window.WilderRSI`'s arithmetic."""
+    nan = np.nan
+    ring = np.zeros(recent, dtype=np.int64)
+    r_prev = 0.0
+    gain = 0.0
+    loss = 0.0
+    rsi = nan
+    h1 = lo1 = c1 = c2 = v1 = rsi1 = nan
+    was_weak = False
+    k = 0
+    for t in range(len(c)):
+        ht, lt, ct, vt = h[t], lo[t], c[t], v[t]
+        if t > 0:  # Wilder RSI
+            diff = ct - r_prev
+            if t <= period:
+                if diff < 0:
+                    loss -= diff
+                else:
+                    gain += diff
+                if t == period:
+                    loss /= period
+                    gain /= period
+            else:
+                loss = loss * (period - 1)
+                gain = gain * (period - 1)
+                if diff < 0:
+                    loss -= diff
+                else:
+                    gain += diff
+                loss = loss / period
+                gain = gain / period
+            if t >= period:
+                total = gain + loss
+                rsi = 100.0 * (gain / total) if total != 0.0 else 50.0
+        r_prev = ct
+        spread = ht - lt
+        m = 0
+        if ht > h1:
+            if vt < v1:
+                m |= 1
+            if rsi < rsi1:
+                m |= 8
+            if spread > 0.0 and (ct - lt) / spread < 0.5:
+                m |= 16
+        if ct > c1:
+            if spread <= (h1 - lo1) * similar:
+                m |= 2
+            if (ct - c1) < (c1 - c2):
+                m |= 4
+        if t >= w:
+            total = 0.0
+            for j in range(t - w, t):
+                total += v[j]
+            if vt >= excess * (total / w):
+                m |= 32
+            if ct < c1:
+                total = 0.0
+                for j in range(t - w, t):
+                    total += h[j] - lo[j]
+                if spread >= wide * (total / w):
+                    m |= 64
+        ring[t % recent] = m
+        weak = False
+        if t >= warmup and t >= trend_bars and ct > c[t - trend_bars]:
+            active = 0
+            for q in range(min(recent, t + 1)):
+                active |= ring[q]
+            count = (active & 1) + (active >> 1 & 1) + (1 if active & 28 else 0) + (active >> 5 & 1) \
+                + (active >> 6 & 1)
+            if active & 28 and count >= min_patterns:
+                weak = True
+                if not was_weak:
+                    hits[k] = t
+                    actives[k] = active
+                    rsis[k] = rsi
+                    k += 1
+        was_weak = weak
+        h1, lo1, c2, c1, v1, rsi1 = ht, lt, c1, ct, vt, rsi
+    return k
+
+
 class WeakUptrend(SnapshotDetector):
     name = "weak_uptrend"
     version = "1.0.0"
@@ -90,11 +195,15 @@ class WeakUptrend(SnapshotDetector):
             raise ValueError("detector weak_uptrend: window >= 2, trend_bars >= 1, rsi_period >= 2, recent_bars >= 1")
         if not 1 <= p.min_patterns <= 5:
             raise ValueError(f"detector weak_uptrend: min_patterns must be in [1, 5], got {p.min_patterns}")
+        self._warmup = max(p.window, p.trend_bars, p.rsi_period + 1)
+        self._similar = 1.0 + p.similar_spread
+        self._window, self._excess, self._wide = p.window, p.excess_volume, p.wide_spread
+        self._min_patterns = p.min_patterns
+        self._last_closed = p.evaluate_on == "last_closed"
 
     @property
     def warmup(self) -> int:
-        p = self.params
-        return max(p.window, p.trend_bars, p.rsi_period + 1)
+        return self._warmup
 
     def _reset(self) -> None:
         p = self.params
@@ -105,14 +214,14 @@ class WeakUptrend(SnapshotDetector):
         self._closes: deque[float] = deque(maxlen=p.trend_bars)
         nan = math.nan
         self._prev = (nan, nan, nan, nan, nan, nan)  # h1, lo1, c1, c2, v1, rsi1
-        self._last_seen = [-(10**9)] * len(FLAGS)
+        self._masks: deque[int] = deque(maxlen=p.recent_bars)  # flag masks of the recent bars
         self._was_weak = False
         self._pending: list[Signal] = []
 
     def _snapshot(self) -> tuple:
         r = self._rsi
         return (self._t, (r.prev, r.count, r.gain, r.loss, r.value), tuple(self._vols),
-                tuple(self._spreads), tuple(self._closes), self._prev, tuple(self._last_seen),
+                tuple(self._spreads), tuple(self._closes), self._prev, tuple(self._masks),
                 self._was_weak, tuple(msgspec.to_builtins(s) for s in self._pending))
 
     def _restore(self, s: tuple) -> None:
@@ -124,51 +233,63 @@ class WeakUptrend(SnapshotDetector):
         self._spreads = deque(s[3], maxlen=p.window)
         self._closes = deque(s[4], maxlen=p.trend_bars)
         self._prev = tuple(s[5])
-        self._last_seen = list(s[6])
+        self._masks = deque(s[6], maxlen=p.recent_bars)
         self._was_weak = s[7]
         self._pending = [msgspec.convert(x, Signal) for x in s[8]]
 
-    def _decide(self, active: tuple[bool, ...], uptrend: bool) -> tuple[bool, int, bool]:
-        w3 = active[2] or active[3] or active[4]
-        count = int(active[0]) + int(active[1]) + int(w3) + int(active[5]) + int(active[6])
-        return uptrend and w3 and count >= self.params.min_patterns, count, w3
-
-    def _signal(self, meta: SeriesMeta | None, open_time: int, close: float,
-                active: tuple[bool, ...], count: int, rsi: float) -> Signal:
-        features: dict[str, Any] = {f: bool(a) for f, a in zip(FLAGS, active, strict=True)}
-        features["w3"] = bool(active[2] or active[3] or active[4])
+    def _signal(self, meta: SeriesMeta | None, open_time: int, close: float, active: int, rsi: float) -> Signal:
+        features: dict[str, Any] = {f: bool(active >> k & 1) for k, f in enumerate(FLAGS)}
+        features["w3"] = bool(active & _W3)
+        count = _COUNT[active]
         features.update({"pattern_count": count, "rsi": rsi, "evaluated_on": self.params.evaluate_on})
         return self.make_signal(meta, open_time, signal_type="WEAK_UPTREND", direction="bearish",
                                 score=20.0 * count, price=close, features=features)
 
     def _advance(self, bar: Bar) -> list[Signal]:
-        p = self.params
         t = self._t = self._t + 1
         h, lo, c, v = bar.high, bar.low, bar.close, bar.volume
         rsi = self._rsi.update(c)
-        nan = math.nan
-        mean_v = seq_sum(self._vols) / p.window if len(self._vols) == p.window else nan
-        mean_s = seq_sum(self._spreads) / p.window if len(self._spreads) == p.window else nan
         h1, lo1, c1, c2, v1, rsi1 = self._prev
-        flags = bar_flags(p, h, lo, c, v, rsi, h1, lo1, c1, c2, v1, rsi1, mean_v, mean_s)
-        seen = self._last_seen
-        for k, f in enumerate(flags):
-            if f:
-                seen[k] = t
-        uptrend = len(self._closes) == p.trend_bars and c > self._closes[0]
-        edge = t - p.recent_bars
-        active = tuple(s > edge for s in seen)
-        weak, count, _ = self._decide(active, uptrend)
-        weak = weak and t >= self.warmup
+        spread = h - lo
+        # the flags of bar_flags, as a mask; the windows are read only when full
+        m = 0
+        if h > h1:
+            if v < v1:
+                m = 1
+            if rsi < rsi1:
+                m |= 8
+            if spread > 0.0 and (c - lo) / spread < 0.5:
+                m |= 16
+        if c > c1:
+            if spread <= (h1 - lo1) * self._similar:
+                m |= 2
+            if (c - c1) < (c1 - c2):
+                m |= 4
+        vols = self._vols
+        if len(vols) == self._window:
+            if v >= self._excess * (seq_sum(vols) / self._window):
+                m |= 32
+            if c < c1 and spread >= self._wide * (seq_sum(self._spreads) / self._window):
+                m |= 64
+        masks = self._masks
+        masks.append(m)
+        closes = self._closes
+        weak = False
         out: list[Signal] = []
-        if weak and not self._was_weak:
-            out.append(self._signal(self.meta, bar.open_time, c, active, count, rsi))
+        if t >= self._warmup and c > closes[0]:  # closes is full from the warm-up on
+            active = 0
+            for x in masks:
+                active |= x
+            if active & _W3 and _COUNT[active] >= self._min_patterns:
+                weak = True
+                if not self._was_weak:
+                    out.append(self._signal(self.meta, bar.open_time, c, active, rsi))
         self._was_weak = weak
-        self._vols.append(v)
-        self._spreads.append(h - lo)
-        self._closes.append(c)
+        vols.append(v)
+        self._spreads.append(spread)
+        closes.append(c)
         self._prev = (h, lo, c, c1, v, rsi)
-        if p.evaluate_on == "last_closed":
+        if self._last_closed:
             out, self._pending = self._pending, out
         return out
 
@@ -177,38 +298,15 @@ class WeakUptrend(SnapshotDetector):
         n = len(bars)
         if n == 0:
             return []
-        h, lo, c, v = bars.high, bars.low, bars.close, bars.volume
-        rsi = rsi_series(c, p.rsi_period)
-        spread = h - lo
-        mean_v, mean_s = trailing_mean(v, p.window), trailing_mean(spread, p.window)
-        h1, lo1, c1, c2, v1, rsi1 = (shift(a, k) for a, k in ((h, 1), (lo, 1), (c, 1), (c, 2), (v, 1), (rsi, 1)))
-        spread1 = h1 - lo1
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cp = np.where(spread > 0.0, (c - lo) / np.where(spread > 0.0, spread, 1.0), 0.5)
-            flags = [
-                (h > h1) & (v < v1),
-                (c > c1) & (spread <= spread1 * (1.0 + p.similar_spread)),
-                (c > c1) & ((c - c1) < (c1 - c2)),
-                (h > h1) & (rsi < rsi1),
-                (h > h1) & (cp < 0.5),
-                v >= p.excess_volume * mean_v,
-                (spread >= p.wide_spread * mean_s) & (c < c1),
-            ]
-            uptrend = c > shift(c, p.trend_bars)
-        active = []
-        for f in flags:
-            a = f.copy()
-            for k in range(1, p.recent_bars):
-                a[k:] |= f[:-k] if k < n else False
-            active.append(a)
-        w3 = active[2] | active[3] | active[4]
-        count = (active[0].astype(np.int64) + active[1] + w3 + active[5] + active[6])
-        weak = uptrend & w3 & (count >= p.min_patterns)
-        weak[: self.warmup] = False
-        prev = np.concatenate([[False], weak[:-1]])
-        hits = np.nonzero(weak & ~prev)[0]
-        if p.evaluate_on == "last_closed":
-            hits = hits[hits < n - 1]
-        return [self._signal(meta, int(bars.open_time[i]), float(c[i]),
-                             tuple(bool(a[i]) for a in active), int(count[i]), float(rsi[i]))
-                for i in hits]
+        hits = np.empty(n, dtype=np.int64)
+        actives = np.empty(n, dtype=np.int64)
+        rsis = np.empty(n)
+        k = _weak_kernel(bars.high, bars.low, bars.close, bars.volume, p.window, p.trend_bars, p.rsi_period,
+                         self._similar, float(p.excess_volume), float(p.wide_spread), p.recent_bars,
+                         p.min_patterns, self._warmup, hits, actives, rsis)
+        if p.evaluate_on == "last_closed" and k and hits[k - 1] == n - 1:
+            k -= 1  # the newest bar's signal is still pending
+        idx = hits[:k]
+        return [self._signal(meta, t, c, a, r)
+                for t, c, a, r in zip(bars.open_time[idx].tolist(), bars.close[idx].tolist(),
+                                      actives[:k].tolist(), rsis[:k].tolist(), strict=True)]

@@ -6,6 +6,7 @@ import pytest
 from scanner_support import REAL_SERIES, CandleBuilder, assert_stream_equals_batch, stream
 
 from detectors import registry
+from detectors.base import frame_to_arrays
 
 pytestmark = pytest.mark.unit
 
@@ -90,3 +91,35 @@ def test_evaluate_on_last_closed_and_params() -> None:
 def test_streaming_equals_batch_on_real_candles(series: str, evaluate_on: str) -> None:
     sigs = assert_stream_equals_batch("pin_down", REAL_SERIES[series](), evaluate_on=evaluate_on)
     assert sigs and all(1 <= s.features["bars_to_break"] <= 3 for s in sigs)
+
+
+def reference_confirmations(frame, high_lookback: int = 20, near_pct: float = 0.5, confirm_bars: int = 3,
+                            break_on: str = "low") -> dict[int, int]:
+    """The module docstring's definition, written out plainly over the whole frame:
+    breaking bar -> top candle (the most recent top when several break together)."""
+    a = frame_to_arrays(frame)
+    o, h, lo, c = a.open.tolist(), a.high.tolist(), a.low.tolist(), a.close.tolist()
+    probe = lo if break_on == "low" else c
+    confirmed: dict[int, int] = {}
+    for j in range(high_lookback, len(o)):
+        significant = max(h[j - high_lookback:j + 1])
+        outside = h[j] > h[j - 1] and lo[j] < lo[j - 1]
+        if not (c[j] < o[j] and h[j] >= (1.0 - near_pct / 100.0) * significant and not outside):
+            continue
+        for k in range(j + 1, min(len(o), j + confirm_bars + 1)):
+            if probe[k] < lo[j]:
+                confirmed[k] = j  # j ascending: the most recent top wins
+                break
+    return confirmed
+
+
+@pytest.mark.parametrize("params", [{}, {"high_lookback": 10, "near_pct": 0.1, "confirm_bars": 2,
+                                         "break_on": "close"}])
+def test_signals_are_exactly_the_documented_definition(params: dict) -> None:
+    frame = REAL_SERIES["ftx_btc_perp_1m"]()
+    a = frame_to_arrays(frame)
+    want = reference_confirmations(frame, **params)
+    sigs = assert_stream_equals_batch("pin_down", frame, **params)
+    index = {t: i for i, t in enumerate(a.open_time.tolist())}
+    got = {index[s.open_time]: index[s.features["top_open_time"]] for s in sigs}
+    assert want and len(got) == len(sigs) and got == want

@@ -13,6 +13,9 @@ from scanner_support import (
 )
 
 from detectors import registry
+from detectors.base import frame_to_arrays
+from detectors.features.window import shift, trailing_max, trailing_mean, trailing_min
+from detectors.vsa import _decode, _vsa_match_py
 
 pytestmark = pytest.mark.unit
 
@@ -123,3 +126,42 @@ def test_flat_market_and_bad_params() -> None:
 def test_streaming_equals_batch_on_real_candles(series: str, evaluate_on: str) -> None:
     sigs = assert_stream_equals_batch("vsa", REAL_SERIES[series](), evaluate_on=evaluate_on)
     assert {s.signal_type for s in sigs} == set(CASES), f"{series}: not every bar type seen"
+
+
+OTHER = {"window": 14, "trend_bars": 6, "breakout_lookback": 7, "quiet_bars": 4, "high_volume": 1.4,
+         "very_high_volume": 1.8, "start_volume": 1.1, "low_volume": 0.8, "wide_spread": 1.3,
+         "reversal_spread": 1.1, "narrow_spread": 0.9, "close_high": 0.65, "close_low": 0.35}
+
+
+@pytest.mark.parametrize("params", [{}, OTHER], ids=["defaults", "other"])
+def test_shortcuts_skip_only_bars_no_type_matches(params: dict) -> None:
+    """Every bar after warm-up put through ``_vsa_match`` with its full inputs (plain
+    trailing windows, no shortcuts) gives exactly the detector's signals."""
+    frame = REAL_SERIES["ftx_btc_perp_1m"]()
+    det = registry.create("vsa", **params)
+    p = det.params
+    a = frame_to_arrays(frame)
+    o, h, lo, c, v = a.open, a.high, a.low, a.close, a.volume
+    mean_v, mean_s = trailing_mean(v, p.window), trailing_mean(h - lo, p.window)
+    ref, c1, h1, l1 = shift(c, p.trend_bars + 1), shift(c, 1), shift(h, 1), shift(lo, 1)
+    v1, v2 = shift(v, 1), shift(v, 2)
+    hh, ll = trailing_max(h, p.breakout_lookback), trailing_min(lo, p.breakout_lookback)
+    qmax = trailing_max(v, p.quiet_bars)
+    want = []
+    for i in range(det.warmup, len(a)):
+        if not (mean_v[i] > 0 and mean_s[i] > 0):
+            continue
+        spread = h[i] - lo[i]
+        cp = (c[i] - lo[i]) / spread if spread > 0 else 0.5
+        trend = 1 if c1[i] > ref[i] else -1 if c1[i] < ref[i] else 0
+        m = _vsa_match_py(*(float(x[i]) for x in (o, h, lo, c, v)), float(v[i] / mean_v[i]),
+                          float(spread / mean_s[i]), float(cp), trend,
+                          *(float(x[i]) for x in (c1, h1, l1, v1, v2, hh, ll, qmax, mean_v)), det._th)
+        if m:
+            want.append((int(a.open_time[i]), m))
+    sigs = assert_stream_equals_batch("vsa", frame, **params)
+    assert want and len(sigs) == len(want)
+    for s, (t, m) in zip(sigs, want, strict=True):
+        kind, bullish, matched = _decode(m)
+        assert (s.open_time, s.signal_type, s.direction == "bullish", s.features["matched"]) == (
+            t, kind, bullish, list(matched))

@@ -6,6 +6,8 @@ import pytest
 from scanner_support import REAL_SERIES, CandleBuilder, assert_stream_equals_batch, stream
 
 from detectors import registry
+from detectors.base import frame_to_arrays
+from detectors.features.window import trailing_max, trailing_mean, trailing_min
 
 pytestmark = pytest.mark.unit
 
@@ -62,3 +64,28 @@ def test_last_closed_and_params() -> None:
 def test_streaming_equals_batch_on_real_candles(series: str, evaluate_on: str) -> None:
     sigs = assert_stream_equals_batch("vsa_confluence", REAL_SERIES[series](), evaluate_on=evaluate_on)
     assert sigs and all(s.features["volume_ratio"] >= 2.0 for s in sigs)
+
+
+@pytest.mark.parametrize("params", [{}, {"window": 10, "volume_mult": 1.5, "spread_lookback": 5,
+                                         "momentum_lookback": 15, "min_close_off_low": 55.0}],
+                         ids=["defaults", "other"])
+def test_signals_are_exactly_the_documented_conditions(params: dict) -> None:
+    frame = REAL_SERIES["ftx_btc_perp_1m"]()
+    p = registry.create("vsa_confluence", **params).params
+    a = frame_to_arrays(frame)
+    h, lo, c, v = a.high, a.low, a.close, a.volume
+    spread = h - lo
+    mean_v, max_spread = trailing_mean(v, p.window), trailing_max(spread, p.spread_lookback)
+    hi_close, lo_close = trailing_max(c, p.momentum_lookback), trailing_min(c, p.momentum_lookback)
+    want = []
+    for i in range(max(p.window, p.spread_lookback, p.momentum_lookback), len(a)):
+        if not (mean_v[i] > 0 and spread[i] > 0 and v[i] / mean_v[i] >= p.volume_mult
+                and spread[i] > max_spread[i]):
+            continue
+        col = 100.0 * (c[i] - lo[i]) / spread[i]
+        if c[i] > hi_close[i] and col >= p.min_close_off_low:
+            want.append((int(a.open_time[i]), "bullish"))
+        elif c[i] < lo_close[i] and col <= 100.0 - p.min_close_off_low:
+            want.append((int(a.open_time[i]), "bearish"))
+    sigs = assert_stream_equals_batch("vsa_confluence", frame, **params)
+    assert want and [(s.open_time, s.direction) for s in sigs] == want

@@ -16,6 +16,8 @@ from scanner_support import (
 )
 
 from detectors import registry
+from detectors.base import frame_to_arrays
+from detectors.features.window import rsi_series, shift, trailing_mean
 from detectors.weak_uptrend import FLAGS, WeakUptrendParams, bar_flags
 
 pytestmark = pytest.mark.unit
@@ -124,3 +126,37 @@ def test_streaming_equals_batch_on_real_candles(series: str, evaluate_on: str) -
 
 def test_checkpoint_and_correction_are_exact() -> None:
     assert_checkpoint_and_correction_exact("weak_uptrend", REAL_SERIES["xrp_eth_1m"](), evaluate_on="last_closed")
+
+
+def reference_signals(frame, p: WeakUptrendParams) -> list[tuple[int, int, tuple[bool, ...]]]:
+    """The docstring's definition written out with :func:`bar_flags` on every bar:
+    (open time, pattern count, active flags) of each WEAK_UPTREND edge."""
+    a = frame_to_arrays(frame)
+    h, lo, c, v = a.high, a.low, a.close, a.volume
+    rsi = rsi_series(c, p.rsi_period)
+    mean_v, mean_s = trailing_mean(v, p.window), trailing_mean(h - lo, p.window)
+    cols = [h, lo, c, v, rsi, shift(h, 1), shift(lo, 1), shift(c, 1), shift(c, 2), shift(v, 1),
+            shift(rsi, 1), mean_v, mean_s]
+    flags = [bar_flags(p, *(float(x[i]) for x in cols)) for i in range(len(a))]
+    warmup = max(p.window, p.trend_bars, p.rsi_period + 1)
+    out, was_weak = [], False
+    for t in range(len(a)):
+        active = tuple(any(f[k] for f in flags[max(0, t - p.recent_bars + 1):t + 1]) for k in range(len(FLAGS)))
+        w3 = active[2] or active[3] or active[4]
+        count = active[0] + active[1] + w3 + active[5] + active[6]
+        weak = t >= warmup and c[t] > c[t - p.trend_bars] and w3 and count >= p.min_patterns
+        if weak and not was_weak:
+            out.append((int(a.open_time[t]), int(count), active))
+        was_weak = weak
+    return out
+
+
+@pytest.mark.parametrize("params", [{}, {"window": 12, "trend_bars": 6, "rsi_period": 9, "similar_spread": 0.2,
+                                         "excess_volume": 1.6, "wide_spread": 1.2, "recent_bars": 2,
+                                         "min_patterns": 2}], ids=["defaults", "other"])
+def test_signals_follow_bar_flags_on_every_bar(params: dict) -> None:
+    frame = REAL_SERIES["ftx_btc_perp_1m"]()
+    want = reference_signals(frame, WeakUptrendParams(**params))
+    sigs = assert_stream_equals_batch("weak_uptrend", frame, **params)
+    got = [(s.open_time, s.features["pattern_count"], tuple(s.features[f] for f in FLAGS)) for s in sigs]
+    assert want and got == want
