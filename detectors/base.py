@@ -33,11 +33,14 @@ Lifecycle, and when each method is called:
 
 from __future__ import annotations
 
+import gc
 import math
 import time
-from hashlib import blake2b as _blake2b
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from hashlib import blake2b as _blake2b
 from typing import Any, ClassVar
 
 import msgspec
@@ -223,10 +226,11 @@ class Detector(ABC):
     def _run_arrays(self, bars: BarArrays, meta: SeriesMeta, now: int = 0) -> list[Signal]:
         self.meta = meta
         self._batch_now = now or now_ms()  # one emission time for a whole batch run
-        try:
-            return self._batch(bars, meta)
-        finally:
-            self._batch_now = 0
+        with _gc_paused():
+            try:
+                return self._batch(bars, meta)
+            finally:
+                self._batch_now = 0
 
     # ---- checkpointing --------------------------------------------------
     def get_state(self) -> bytes:
@@ -294,6 +298,21 @@ class Detector(ABC):
 
 
 _UNKNOWN_META = SeriesMeta("unknown", "spot", "UNKNOWN", "1m")
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a batch run allocates its signals: the
+    collector's generation-0 passes over a growing list of fresh records cost up to
+    a third of a signal-heavy batch run. Records hold no cycles; the collector runs
+    again (and catches up) right after."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 class DetectorSet:
