@@ -21,6 +21,8 @@ VENUES: dict[str, str] = {
     "gateio-spot": "connectors.gateio.client:GateioSpotVenue",
     "kucoin-futures": "connectors.kucoin.client:KucoinFuturesVenue",
     "kucoin-spot": "connectors.kucoin.client:KucoinSpotVenue",
+    "okx-spot": "connectors.okx.client:OkxSpotVenue",
+    "okx-swap": "connectors.okx.client:OkxSwapVenue",
     "template": "connectors._template.client:TemplateVenue",
 }
 
@@ -47,7 +49,8 @@ def venue_config(name: str, environ: Mapping[str, str] | None = None,
     ws = env.get(prefix + "WS_URL") or cls.default_ws_url
     rest = env.get(prefix + "REST_URL") or cls.default_rest_url
     default_channels = cls().config.channels
-    return VenueConfig(ws_url=ws, rest_url=rest, channels=channels or default_channels)
+    extra = {k: env[f"{prefix}{k.upper()}_WS_URL"] for k in cls.default_extra_ws_urls if env.get(f"{prefix}{k.upper()}_WS_URL")}
+    return VenueConfig(ws_url=ws, rest_url=rest, channels=channels or default_channels, extra_ws_urls=extra)
 
 
 def make_venue(name: str, environ: Mapping[str, str] | None = None,

@@ -42,10 +42,11 @@ class WsConnection:
 
     def __init__(self, index: int, venue: Venue, handler: ConnectionHandler, *,
                  connect_limiter: SlidingWindowLimiter, backoff: Backoff,
-                 stale_after_s: float, generation: int = 0) -> None:
+                 stale_after_s: float, generation: int = 0, url_key: str = "") -> None:
         self.index = index
         self.generation = generation
         self.venue = venue
+        self.url_key = url_key  # "": venue.config.ws_url; else venue.extra_ws_url(url_key)
         self.handler = handler
         self.streams: set[str] = set()
         self._connect_limiter = connect_limiter
@@ -79,7 +80,7 @@ class WsConnection:
                 break
             reason = "closed"
             try:
-                url = await self.venue.resolve_connect_url()
+                url = self.venue.extra_ws_url(self.url_key) if self.url_key else await self.venue.resolve_connect_url()
                 async with connect(url, ping_interval=self.venue.ws_ping_interval_s,
                                    ping_timeout=self.venue.ws_ping_interval_s, open_timeout=10,
                                    close_timeout=2, max_size=2**24, compression=None) as ws:

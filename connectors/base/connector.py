@@ -39,7 +39,7 @@ from connectors.base.venue import Venue
 from connectors.clock import ClockSkew, now_ms
 from connectors.dedup import CandleDedup, Seen
 from connectors.records import SubscribeAck
-from connectors.sharding import ShardPlan, SlidingWindowLimiter
+from connectors.sharding import Shard, ShardChange, ShardPlan, SlidingWindowLimiter
 from detectors.timeframes import MINUTE_MS
 from streams import topics
 from streams.records import Candle, FundingRate, OpenInterest, Quote, RecordError, Tick, dead_letter
@@ -130,7 +130,7 @@ class Connector:
         self.clock = clock
         self.stats = ConnectorStats()
         self.source = f"connector:{venue.name}"
-        self.plan = ShardPlan(venue.streams_for, venue.limits.streams_per_connection)
+        self.plan = ShardsPerUrl(venue, venue.limits.streams_per_connection)
         self.connections: dict[int, WsConnection] = {}
         self._retiring: set[WsConnection] = set()
         self._tasks: dict[WsConnection, asyncio.Task[None]] = {}
@@ -225,7 +225,8 @@ class Connector:
     def _new_connection(self, idx: int, generation: int = 0) -> WsConnection:
         conn = WsConnection(idx, self.venue, self, connect_limiter=self._connect_limiter,
                             backoff=Backoff(self.options.backoff_base_s, self.options.backoff_cap_s),
-                            stale_after_s=self._stale_after, generation=generation)
+                            stale_after_s=self._stale_after, generation=generation,
+                            url_key=self.plan.url_key_of(idx))
         self.connections[idx] = conn
         return conn
 
@@ -239,6 +240,8 @@ class Connector:
         if not reconnect:
             return
         self.stats.reconnects += 1
+        if conn.url_key != self.venue.kline_url_key:
+            return  # no klines on this connection (OKX public): nothing to backfill
         shard = self.plan.shards.get(conn.index)
         if shard is None:
             return
@@ -515,7 +518,7 @@ class Connector:
             return False
         new = WsConnection(idx, self.venue, self, connect_limiter=self._connect_limiter,
                            backoff=Backoff(self.options.backoff_base_s, self.options.backoff_cap_s),
-                           stale_after_s=self._stale_after, generation=old.generation + 1)
+                           stale_after_s=self._stale_after, generation=old.generation + 1, url_key=old.url_key)
         new.streams.update(old.streams)
         new.connects = 0
         self._start_connection(new)
@@ -547,3 +550,71 @@ def _differs(a: Candle, b: Candle) -> bool:
         if abs(x - y) > 1e-9 * max(1.0, abs(x), abs(y)):
             return True
     return False
+
+
+class ShardsPerUrl:
+    """One :class:`ShardPlan` per websocket URL key of the venue (``Venue.url_key``):
+    the streams of a symbol that share an endpoint share a connection (OKX: the
+    candle on a ``/business`` connection, trades and tickers on a ``/public``
+    one). Shard indexes are unique over all keys; a single-URL venue has one
+    plan and the same indexes a bare ShardPlan would give."""
+
+    def __init__(self, venue: Venue, streams_per_connection: int) -> None:
+        self._venue = venue
+        self._limit = streams_per_connection
+        self._plans: dict[str, ShardPlan] = {}
+        self._index: dict[tuple[str, int], int] = {}  # (url key, plan index) -> shard index
+        self._local: dict[int, tuple[str, int]] = {}
+        self._next_index = 0
+        self._symbols: set[str] = set()
+
+    def _by_key(self, symbol: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for stream in self._venue.streams_for(symbol):
+            out.setdefault(self._venue.url_key(stream), []).append(stream)
+        return out
+
+    @property
+    def symbols(self) -> set[str]:
+        """Symbols streamed now (the plan's own set: do not mutate)."""
+        return self._symbols
+
+    @property
+    def shards(self) -> dict[int, Shard]:
+        return {g: self._plans[key].shards[i] for g, (key, i) in self._local.items() if i in self._plans[key].shards}
+
+    def url_key_of(self, index: int) -> str:
+        return self._local[index][0]
+
+    def update(self, wanted: list[str] | set[str]) -> ShardChange:
+        """Like :meth:`ShardPlan.update`, per URL key; indexes in the change are global."""
+        per_key: dict[str, set[str]] = {key: set() for key in self._plans}
+        for symbol in set(wanted):
+            for key in self._by_key(symbol):
+                per_key.setdefault(key, set()).add(symbol)
+        change = ShardChange()
+        for key, symbols in per_key.items():
+            plan = self._plans.get(key)
+            if plan is None:
+                def streams_on(symbol: str, key: str = key) -> list[str]:
+                    return self._by_key(symbol).get(key, [])
+                plan = self._plans[key] = ShardPlan(streams_on, self._limit)
+            part = plan.update(symbols)
+            for i in part.new_shards + list(part.subscribe):
+                if (key, i) not in self._index:
+                    self._index[key, i] = g = self._next_index
+                    self._local[g] = (key, i)
+                    self._next_index += 1
+            for i, streams in part.subscribe.items():
+                change.subscribe[self._index[key, i]] = streams
+            for i, streams in part.unsubscribe.items():
+                change.unsubscribe[self._index[key, i]] = streams
+            change.new_shards += [self._index[key, i] for i in part.new_shards]
+            change.emptied_shards += [self._index[key, i] for i in part.emptied_shards]
+            for i in part.emptied_shards:  # plan indexes are never reused
+                del self._local[self._index.pop((key, i))]
+        now = {s for symbols in per_key.values() for s in symbols}
+        change.added_symbols = sorted(now - self._symbols)
+        change.removed_symbols = sorted(self._symbols - now)
+        self._symbols = now
+        return change

@@ -11,7 +11,7 @@ constructs a client; ccxt connects lazily).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
@@ -50,6 +50,8 @@ class VenueConfig:
     rest_url: str
     #: Channels to stream per symbol: any of "kline", "trades", "quotes", "funding".
     channels: tuple[str, ...] = ("kline", "trades", "quotes")
+    #: Overrides of ``Venue.default_extra_ws_urls`` by URL key (``SCANFLOW_<VENUE>_<KEY>_WS_URL``).
+    extra_ws_urls: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 class Venue(ABC):
@@ -79,6 +81,12 @@ class Venue(ABC):
     ws_ping_interval_s: ClassVar[float | None] = 20.0
     #: Application-level ping period (for venues that want a JSON ping); None: none.
     app_ping_interval_s: ClassVar[float | None] = None
+    #: Venues whose streams live on several endpoints (OKX: candles on
+    #: ``/ws/v5/business``, the rest on ``/ws/v5/public``): URL key -> default URL
+    #: of every endpoint besides ``ws_url``; :meth:`url_key` sorts streams.
+    default_extra_ws_urls: ClassVar[dict[str, str]] = {}
+    #: URL key of the connections carrying klines: only their reconnects backfill candles.
+    kline_url_key: ClassVar[str] = ""
 
     def __init__(self, config: VenueConfig | None = None) -> None:
         self.config = config or VenueConfig(self.default_ws_url, self.default_rest_url)
@@ -164,6 +172,19 @@ class Venue(ABC):
         override this; failures must raise ``OSError`` (e.g. ``ConnectionError``)
         so the connection backs off and retries like any failed connect."""
         return self.connect_url()
+
+    def url_key(self, stream: str) -> str:
+        """Which endpoint serves ``stream``: "" for ``config.ws_url`` (every stream of
+        a single-URL venue), else a key of ``default_extra_ws_urls``. A connection
+        carries streams of one key only (the connector shards per key)."""
+        return ""
+
+    def extra_ws_url(self, url_key: str) -> str:
+        """URL of a new connection for the streams of ``url_key`` (the setting, else the default)."""
+        url = self.config.extra_ws_urls.get(url_key) or self.default_extra_ws_urls.get(url_key)
+        if not url:
+            raise ValueError(f"{self.name}: no websocket URL for key {url_key!r}")
+        return url
 
     def app_ping_message(self) -> str | None:
         """JSON ping for venues with application-level keepalive (Bybit, OKX)."""
