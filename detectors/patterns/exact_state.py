@@ -14,7 +14,9 @@ they ever saw, so replaying 64 bars would give a *different* state.
 ``_restore(snapshot)``
     Put the state back exactly as it was.
 
-and ``_advance(bar)`` in place of ``_step``. A snapshot is taken before every
+and ``_advance(bar)`` in place of ``_step`` (a detector whose state lives in a
+generator may bind ``_advance`` per instance to that generator's ``send``). A
+snapshot is taken before every
 ``snapshot_every``-th bar and the bars advanced since are kept (at most
 ``snapshot_every`` of them), so the per-bar cost of undo support is amortized. A
 corrected last bar restores the snapshot, replays the kept bars but the last one
@@ -37,6 +39,9 @@ class ExactStateMixin(ABC):
     """Mix in *before* :class:`detectors.base.Detector` in the bases list."""
 
     _undo: Any = None
+    _replay: list[Bar] | None = None
+    #: bars to step before the next undo snapshot (0: take one now)
+    _undo_left: int = 0
     #: bars between undo snapshots (1 = before every bar)
     snapshot_every: int = 32
 
@@ -53,17 +58,21 @@ class ExactStateMixin(ABC):
         """Advance state by one bar and return its signals (what ``_step`` does)."""
 
     def _step(self, bar: Bar) -> list[Signal]:
-        replay: list[Bar] | None = self.__dict__.get("_replay")
-        if replay is None or len(replay) >= self.snapshot_every:
+        left = self._undo_left
+        if left:
+            self._undo_left = left - 1
+            self._replay.append(bar)
+        else:
             self._undo = self._snapshot()
-            replay = self._replay = []
-        replay.append(bar)
+            self._replay = [bar]
+            self._undo_left = self.snapshot_every - 1
         return self._advance(bar)
 
     def _rebuild_with(self, bar: Bar) -> list[Signal]:
         # the corrected bar replaces the last one: back to the snapshot, replay
         # the bars after it but the last, then advance with the corrected bar
-        replay: list[Bar] = self._replay
+        replay = self._replay
+        assert replay is not None  # a corrected bar always follows a stepped one
         self._restore(self._undo)
         for b in replay[:-1]:
             self._advance(b)
@@ -81,7 +90,7 @@ class ExactStateMixin(ABC):
             "meta": self.meta,  # type: ignore[attr-defined]
             "state": self._snapshot(),
             "undo": self._undo,
-            "replay": list(self.__dict__.get("_replay") or []),
+            "replay": list(self._replay or []),
             "last_bar": self._last_bar,
             # emitted_at is wall-clock time, not state: a checkpoint must depend only
             # on the candles seen, so it is zeroed here and set anew on restore
@@ -97,6 +106,7 @@ class ExactStateMixin(ABC):
         self._restore(self._thaw(data["state"]))
         self._undo = self._thaw(data["undo"]) if data["undo"] is not None else None
         self._replay = [msgspec.convert(b, Bar) for b in data["replay"]] if self._undo is not None else None
+        self._undo_left = self.snapshot_every - len(self._replay) if self._replay is not None else 0
         self._last_bar = msgspec.convert(data["last_bar"], Bar | None)
         restored_at = now_ms()
         self._last_signals = [msgspec.structs.replace(sig, emitted_at=restored_at)
