@@ -57,11 +57,16 @@ from __future__ import annotations
 import math
 
 import msgspec
+import numpy as np
 
-from detectors.base import Bar, BarArrays, Detector, SeriesMeta
-from detectors.patterns.exact_state import ExactStateMixin
-from detectors.patterns.futures_core import FuturesIndicators
+from detectors.base import SeriesMeta
+from detectors.patterns import futures_core
+from detectors.patterns.compiled_state import CompiledStateDetector
 from detectors.records import Signal, TradePlan
+
+#: block reasons for each ``blocks`` bit mask, in the documented order
+_REASONS = tuple(tuple(name for bit, name in enumerate(futures_core.BLOCKS) if mask >> bit & 1)
+                 for mask in range(1 << len(futures_core.BLOCKS)))
 
 
 class FuturesConsensusParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -103,14 +108,11 @@ class FuturesConsensusParams(msgspec.Struct, kw_only=True, forbid_unknown_fields
     max_eta_bars: int = 200
 
 
-def _sign(x: float) -> float:
-    return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
-
-
-class FuturesConsensus(ExactStateMixin, Detector):
+class FuturesConsensus(CompiledStateDetector):
     name = "futures_consensus"
     version = "1.0.0"
     Params = FuturesConsensusParams
+    core = futures_core
 
     def _check_params(self) -> None:
         p = self.params
@@ -139,115 +141,47 @@ class FuturesConsensus(ExactStateMixin, Detector):
 
     @property
     def warmup(self) -> int:
-        return self._ind.wu
+        return futures_core.warmup(self.params)
 
-    def _reset(self) -> None:
-        self._ind = FuturesIndicators(self.params)
-        self._side = 0  # side of the current run (0 = flat)
-        self._entered = False  # the run's entry was signalled
-        self._blocked = False  # the run's block was signalled
+    def _core_params(self) -> np.ndarray:
+        return futures_core.params_vector(self.params, self._wsum)
 
-    def _snapshot(self) -> tuple:
-        return (self._ind.snapshot(), self._side, self._entered, self._blocked)
-
-    def _restore(self, snap: tuple) -> None:
-        ind, self._side, self._entered, self._blocked = snap
-        self._ind.restore(tuple(ind))
-
-    # ---- one bar ----------------------------------------------------------------
-    def _advance(self, bar: Bar) -> list[Signal]:
-        return self._on_bar(self.meta, bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume)
-
-    def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
-                v: float) -> list[Signal]:
-        ind = self._ind
-        prev_atr = ind.atr
-        ind.step(h, lo, c, v)
-        if ind.n < ind.wu:
-            return []
+    # ---- one signal, built from the same values on both paths ---------------------------
+    def _signal(self, meta: SeriesMeta | None, t: int, h: float, lo: float, c: float,
+                side: float, blocks: float, cons: float,
+                v_ema: float, v_macd: float, v_rsi: float, v_st: float, v_obv: float, v_sup: float,
+                adx: float, bbw: float, bbw_mean: float, rsi: float, k: float, d: float, hist: float,
+                atr: float, ext: float, ef: float, ef_prev: float, st_line: float) -> Signal:
         p = self.params
-        ef, es = ind.ef, ind.es
-        if ef > es:
-            v_ema = 1.0 if c > ef else 0.5
-        elif ef < es:
-            v_ema = -1.0 if c < ef else -0.5
-        else:
-            v_ema = 0.0
-        v_macd = _sign(ind.hist)
-        v_rsi = max(-1.0, min(1.0, (ind.rsi - 50.0) / 20.0))
-        v_st = _sign(ind.k - ind.d)
-        v_obv = _sign(ind.obv - ind.obv_ema)
-        v_sup = float(ind.st_dir)
-        cons = (p.w_ema * v_ema + p.w_macd * v_macd + p.w_rsi * v_rsi + p.w_stochrsi * v_st
-                + p.w_obv * v_obv + p.w_supertrend * v_sup) / self._wsum
-        run = self._side
-        if run != 0 and cons * run >= p.exit_threshold:
-            side = run  # the run goes on (hysteresis)
-        else:
-            side = 1 if cons >= p.entry_threshold else -1 if cons <= -p.entry_threshold else 0
-        if side != run:
-            self._side = side
-            self._entered = False
-            self._blocked = False
-        if side == 0 or self._entered:
-            return []
-        atr = ind.atr
-        rng = h - lo
-        reasons = []
-        ext = (c - ef) / atr if atr > 0 else 0.0
-        if side * ext > p.overext_atr:
-            reasons.append("overextended")
-        top = o if o > c else c
-        bottom = c if o > c else o
-        wick_against = (h - top) if side > 0 else (bottom - lo)
-        if rng > 0 and wick_against >= p.trap_wick * rng:
-            reasons.append("trap_wick")
-        if prev_atr > 0 and rng >= p.trap_range_atr * prev_atr:
-            reasons.append("trap_oversized")
-        if reasons and self._blocked:
-            return []
-        bbw_mean = sum(ind.bbw_win) / len(ind.bbw_win)
-        bbw_ratio = ind.bbw / bbw_mean if bbw_mean > 0 else 0.0
+        side = int(side)
+        bbw_ratio = bbw / bbw_mean if bbw_mean > 0 else 0.0
         if bbw_ratio >= p.hv_ratio:
             regime, mult = "high_volatility", p.conf_high_vol
-        elif ind.adx >= p.adx_trend:
+        elif adx >= p.adx_trend:
             regime, mult = "trending", p.conf_trending
         else:
             regime, mult = "ranging", p.conf_ranging
-        direction = "bullish" if side > 0 else "bearish"
+        reasons = list(_REASONS[int(blocks)])
+        slope = ef - ef_prev
         features = {
             "consensus": cons, "votes": {"ema": v_ema, "macd": v_macd, "rsi": v_rsi, "stochrsi": v_st,
                                          "obv": v_obv, "supertrend": v_sup},
-            "regime": regime, "confidence": mult, "adx": ind.adx, "bb_width": ind.bbw,
-            "bbw_ratio": bbw_ratio, "rsi": ind.rsi, "stoch_k": ind.k, "stoch_d": ind.d,
-            "macd_hist": ind.hist, "atr": atr, "atr_pct": 100.0 * atr / c, "ema_distance_atr": ext,
-            "ema_slope": ef - ind.ef_prev, "supertrend": ind.st_line, "blocked": reasons,
+            "regime": regime, "confidence": mult, "adx": adx, "bb_width": bbw,
+            "bbw_ratio": bbw_ratio, "rsi": rsi, "stoch_k": k, "stoch_d": d,
+            "macd_hist": hist, "atr": atr, "atr_pct": 100.0 * atr / c, "ema_distance_atr": ext,
+            "ema_slope": slope, "supertrend": st_line, "blocked": reasons,
         }
         score = 100.0 * abs(cons) * mult
-        if reasons:
-            self._blocked = True
+        direction = "bullish" if side > 0 else "bearish"
+        if blocks:
             kind = "FUTURES_LONG_BLOCKED" if side > 0 else "FUTURES_SHORT_BLOCKED"
-            return [self.make_signal(meta, t, signal_type=kind, direction=direction, score=score,
-                                     price=c, features=features)]
-        self._entered = True
+            return self.make_signal(meta, t, signal_type=kind, direction=direction, score=score,
+                                    price=c, features=features)
         dist1 = p.tp1_atr * atr
-        slope = features["ema_slope"] * side
+        slope *= side
         eta = min(p.max_eta_bars, math.ceil(dist1 / slope)) if slope > 0 else None
         plan = TradePlan(entry=c, stop=c - side * p.stop_atr * atr, tp1=c + side * dist1,
                          tp2=c + side * p.tp2_atr * atr, eta_bars=eta)
         kind = "FUTURES_LONG" if side > 0 else "FUTURES_SHORT"
-        return [self.make_signal(meta, t, signal_type=kind, direction=direction, score=score, price=c,
-                                 features=features, trade_plan=plan)]
-
-    # ---- batch: the same step in a tight loop (exact by construction) ----------------
-    def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
-        run = type(self)(**msgspec.to_builtins(self.params))
-        out: list[Signal] = []
-        on_bar = run._on_bar
-        for t, o, h, lo, c, v in zip(bars.open_time.tolist(), bars.open.tolist(), bars.high.tolist(),
-                                     bars.low.tolist(), bars.close.tolist(), bars.volume.tolist(),
-                                     strict=True):
-            sigs = on_bar(meta, t, o, h, lo, c, v)
-            if sigs:
-                out.extend(sigs)
-        return out
+        return self.make_signal(meta, t, signal_type=kind, direction=direction, score=score, price=c,
+                                features=features, trade_plan=plan)

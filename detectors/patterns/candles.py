@@ -1,22 +1,24 @@
-"""Candlestick pattern definitions, written once for scalars *and* numpy arrays.
+"""Candlestick pattern definitions, evaluated by one compiled per-bar step.
 
-Every definition below uses only ``+ - * abs``, comparisons and ``& |``, so the
-same function evaluates one bar (Python floats, streaming) or a whole series
-(numpy arrays, batch) with bit-identical IEEE arithmetic: streaming equals batch
-by construction.
+:func:`candle_step` reads one bar into a small float64 state vector and returns
+a bit mask over ``PATTERNS`` (bit ``j`` = the j-th pattern, so the lowest set
+bit is the highest priority). Streaming calls it once per bar, the batch kernel
+in a loop over the arrays: the same compiled function, so both paths find the
+same patterns bit for bit. Without numba (``SCANFLOW_NO_JIT=1``) the same
+source runs as Python.
 
-A bar's shape (:func:`shape`), with ``body = |C - O|``, ``rng = H - L``,
+A bar's shape, with ``body = |C - O|``, ``rng = H - L``,
 ``top = (O + C + body) / 2`` (= max(O, C)), ``bottom = (O + C - body) / 2``,
 ``upper = H - top``, ``lower = bottom - L``, ``mid = (O + C) / 2``; a bar is
 ``bull`` when ``C > O`` and ``bear`` when ``C < O``. A flat bar (``rng == 0``)
 matches no single-bar pattern.
 
-Parameters (``CandleParams``): ``doji_body`` 0.1, ``small_body`` 0.3,
+Parameters (of :mod:`detectors.candlestick_patterns`): ``doji_body`` 0.1, ``small_body`` 0.3,
 ``long_body`` 0.6 (fractions of the bar's own range), ``shadow_mult`` 2.0 (a
 hammer's shadow at least twice its body), ``tiny_shadow`` 0.1 (fraction of the
 range). Trend context: ``down`` / ``up`` flags say whether the close of the bar
 *before the pattern's first bar* is below / above the close ``trend_lookback``
-bars earlier (computed by the caller).
+bars earlier.
 
 Definitions (b1, b2, b3 = the three most recent bars, b3 the current one):
 
@@ -52,7 +54,12 @@ Definitions (b1, b2, b3 = the three most recent bars, b3 the current one):
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
+
+from detectors.indicators._jit import kernel
 
 #: name -> (direction, bars in the pattern, base score); the order is the priority
 #: used when several patterns complete on the same bar.
@@ -74,66 +81,174 @@ PATTERNS: dict[str, tuple[str, int, float]] = {
     "DOJI": ("neutral", 1, 30.0),
 }
 
-# shape tuple indices
-OPEN, HIGH, LOW, CLOSE, BODY, RNG, TOP, BOTTOM, UPPER, LOWER, MID, BULL, BEAR = range(13)
+#: bit of each pattern in a mask
+BIT: dict[str, int] = {name: 1 << j for j, name in enumerate(PATTERNS)}
+_THREE_BAR = sum(BIT[n] for n, (_, bars, _) in PATTERNS.items() if bars == 3)
+_TWO_BAR = sum(BIT[n] for n, (_, bars, _) in PATTERNS.items() if bars == 2)
+(_MORNING, _EVENING, _SOLDIERS, _CROWS, _BULL_ENG, _BEAR_ENG, _PIERCING, _DARK_CLOUD, _BULL_HARAMI,
+ _BEAR_HARAMI, _HAMMER, _SHOOTING, _INV_HAMMER, _HANGING, _DOJI) = BIT.values()
+
+#: tag stored as the first item of every snapshot; another tag is refused
+LAYOUT = "candlestick_patterns/2"
+
+#: scalar state slots: bars seen, what the patterns read of the two previous
+#: bars (b1 the older; flags as 0/1), the previous bar's volume; then a ring of
+#: the last ``trend_lookback + 4`` closes for the trend context
+SCALARS = ("n", "b1_open", "b1_close", "b1_mid", "b1_long", "b1_bull", "b1_bear",
+           "b2_open", "b2_close", "b2_body", "b2_mid", "b2_top", "b2_bottom", "b2_long", "b2_small",
+           "b2_bull", "b2_bear", "prev_volume")
+(N, O1, C1, MID1, LONG1, BULL1, BEAR1, O2, C2, BODY2, MID2, TOP2, BOTTOM2, LONG2, SMALL2, BULL2, BEAR2,
+ PV) = range(len(SCALARS))
+_NS = len(SCALARS)
+
+#: what a bar with a wanted pattern leaves in the scratch area for the signal
+#: builder: the mask, its body and range, its and the previous bar's volume, and
+#: the closes the top pattern's trend is measured between (the bar before its
+#: first bar, and ``trend_lookback`` bars earlier)
+HIT_FIELDS = ("mask", "body", "rng", "volume", "prev_volume", "trend_close", "trend_base")
+
+# parameter vector slots
+P_LB, P_DOJI, P_SMALL, P_LONG, P_SHADOW, P_TINY, P_WANTED, P_END = range(8)
 
 
-def shape(o: Any, h: Any, low: Any, c: Any) -> tuple[Any, ...]:
-    """Derived quantities of one bar (floats) or of many (numpy arrays)."""
+def params_vector(p: Any, wanted: int) -> np.ndarray:
+    return np.array([p.trend_lookback, p.doji_body, p.small_body, p.long_body, p.shadow_mult, p.tiny_shadow,
+                     wanted, _NS + p.trend_lookback + 4], dtype=np.float64)
+
+
+def initial_state(prm: np.ndarray) -> np.ndarray:
+    s = np.full(int(prm[P_END]) + len(HIT_FIELDS), math.nan)
+    s[[N, LONG1, BULL1, BEAR1, LONG2, SMALL2, BULL2, BEAR2, PV]] = 0.0
+    return s
+
+
+def state_size(prm: np.ndarray) -> int:
+    """Length of the state proper (the scratch area excluded)."""
+    return int(prm[P_END])
+
+
+@kernel
+def candle_step(s, prm, o, h, lo, c, v):
+    """Read one valid bar. Returns the mask of wanted patterns it completes
+    (``HIT_FIELDS`` are then in ``s[P_END:]``), 0 when none."""
+    lb = int(prm[P_LB])
+    ring = lb + 4  # closes kept
+    i = int(s[N])
+    s[N] = i + 1
+    s[_NS + i % ring] = c
     body = abs(c - o)
-    top = (o + c + body) * 0.5
-    bottom = (o + c - body) * 0.5
-    return (o, h, low, c, body, h - low, top, bottom, h - top, bottom - low, (o + c) * 0.5,
-            c > o, c < o)
+    rng = h - lo
+    t = o + c
+    top = (t + body) * 0.5
+    bottom = (t - body) * 0.5
+    mid = t * 0.5
+    long3 = body >= prm[P_LONG] * rng
+    small3 = body <= prm[P_SMALL] * rng
+    m = 0
+    if i >= ring - 1:
+        # closes k bars ago: s[_NS + (i - k) % ring]
+        o1, c1, mid1, o2, c2, body2, mid2 = s[O1], s[C1], s[MID1], s[O2], s[C2], s[BODY2], s[MID2]
+        long1, bull1, bear1 = s[LONG1] != 0, s[BULL1] != 0, s[BEAR1] != 0
+        long2, small2, bull2, bear2 = s[LONG2] != 0, s[SMALL2] != 0, s[BULL2] != 0, s[BEAR2] != 0
+        # ---- single bar (trend before b3) ----
+        if rng > 0:
+            if body <= prm[P_DOJI] * rng:
+                m = _DOJI
+            if small3:
+                upper = h - top
+                lower = bottom - lo
+                sb = prm[P_SHADOW] * body
+                tiny = prm[P_TINY] * rng
+                x, y = s[_NS + (i - 1) % ring], s[_NS + (i - 1 - lb) % ring]
+                if lower >= sb and upper <= tiny:
+                    if x < y:
+                        m |= _HAMMER
+                    elif x > y:
+                        m |= _HANGING
+                if upper >= sb and lower <= tiny:
+                    if x < y:
+                        m |= _INV_HAMMER
+                    elif x > y:
+                        m |= _SHOOTING
+        # ---- two bars (trend before b2) and three bars (trend before b1) ----
+        x, y = s[_NS + (i - 2) % ring], s[_NS + (i - 2 - lb) % ring]
+        if c > o:
+            if bear2:
+                if o <= c2 and x < y:
+                    if c >= o2 and body > body2:
+                        m |= _BULL_ENG
+                    if long2 and c > mid2 and c < o2:
+                        m |= _PIERCING
+            elif (bull2 and bull1 and long1 and long2 and long3 and c2 > c1 and c > c2 and o2 >= o1
+                  and o2 <= c1 and o >= o2 and o <= c2):
+                m |= _SOLDIERS
+            if (bear1 and long1 and small2 and s[TOP2] < mid1 and body > body2 and c > mid1
+                    and s[_NS + (i - 3) % ring] < s[_NS + (i - 3 - lb) % ring]):
+                m |= _MORNING
+        elif c < o:
+            if bull2:
+                if o >= c2 and x > y:
+                    if c <= o2 and body > body2:
+                        m |= _BEAR_ENG
+                    if long2 and c < mid2 and c > o2:
+                        m |= _DARK_CLOUD
+            elif (bear2 and bear1 and long1 and long2 and long3 and c2 < c1 and c < c2 and o2 <= o1
+                  and o2 >= c1 and o <= o2 and o >= c2):
+                m |= _CROWS
+            if (bull1 and long1 and small2 and s[BOTTOM2] > mid1 and body > body2 and c < mid1
+                    and s[_NS + (i - 3) % ring] > s[_NS + (i - 3 - lb) % ring]):
+                m |= _EVENING
+        if long2:
+            if bear2:
+                if top < o2 and bottom > c2 and x < y:
+                    m |= _BULL_HARAMI
+            elif bull2 and top < c2 and bottom > o2 and x > y:
+                m |= _BEAR_HARAMI
+        m &= int(prm[P_WANTED])
+        if m:
+            first = m & -m
+            nb = 3 if first & _THREE_BAR else 2 if first & _TWO_BAR else 1
+            out = int(prm[P_END])
+            s[out], s[out + 1], s[out + 2], s[out + 3], s[out + 4] = m, body, rng, v, s[PV]
+            s[out + 5] = s[_NS + (i - nb) % ring]
+            s[out + 6] = s[_NS + (i - nb - lb) % ring]
+    # ---- this bar becomes b2, b2 becomes b1 ----
+    s[O1], s[C1], s[MID1], s[LONG1], s[BULL1], s[BEAR1] = s[O2], s[C2], s[MID2], s[LONG2], s[BULL2], s[BEAR2]
+    s[O2], s[C2], s[BODY2], s[MID2], s[TOP2], s[BOTTOM2] = o, c, body, mid, top, bottom
+    s[LONG2] = 1.0 if long3 else 0.0
+    s[SMALL2] = 1.0 if small3 else 0.0
+    s[BULL2] = 1.0 if c > o else 0.0
+    s[BEAR2] = 1.0 if c < o else 0.0
+    s[PV] = v
+    return m
 
 
-def match(b1: tuple[Any, ...], b2: tuple[Any, ...], b3: tuple[Any, ...],
-          down1: Any, up1: Any, down2: Any, up2: Any, down3: Any, up3: Any,
-          doji_body: float, small_body: float, long_body: float, shadow_mult: float,
-          tiny_shadow: float) -> dict[str, Any]:
-    """Every pattern's truth value for the bar ``b3`` (``down1``/``up1``: trend
-    before b3; ``down2``/``up2``: before b2; ``down3``/``up3``: before b1)."""
-    rng3 = b3[RNG]
-    has_rng = rng3 > 0
-    small3 = b3[BODY] <= small_body * rng3
-    hammer_shape = has_rng & small3 & (b3[LOWER] >= shadow_mult * b3[BODY]) & (b3[UPPER] <= tiny_shadow * rng3)
-    inv_shape = has_rng & small3 & (b3[UPPER] >= shadow_mult * b3[BODY]) & (b3[LOWER] <= tiny_shadow * rng3)
-    long2 = b2[BODY] >= long_body * b2[RNG]
-    long1 = b1[BODY] >= long_body * b1[RNG]
-    long3 = b3[BODY] >= long_body * rng3
-    small2 = b2[BODY] <= small_body * b2[RNG]
-    bigger3 = b3[BODY] > b2[BODY]
-    return {
-        "MORNING_STAR": down3 & b1[BEAR] & long1 & small2 & (b2[TOP] < b1[MID]) & b3[BULL]
-        & bigger3 & (b3[CLOSE] > b1[MID]),
-        "EVENING_STAR": up3 & b1[BULL] & long1 & small2 & (b2[BOTTOM] > b1[MID]) & b3[BEAR]
-        & bigger3 & (b3[CLOSE] < b1[MID]),
-        "THREE_WHITE_SOLDIERS": b1[BULL] & b2[BULL] & b3[BULL] & long1 & long2 & long3
-        & (b2[CLOSE] > b1[CLOSE]) & (b3[CLOSE] > b2[CLOSE]) & (b2[OPEN] >= b1[OPEN]) & (b2[OPEN] <= b1[CLOSE])
-        & (b3[OPEN] >= b2[OPEN]) & (b3[OPEN] <= b2[CLOSE]),
-        "THREE_BLACK_CROWS": b1[BEAR] & b2[BEAR] & b3[BEAR] & long1 & long2 & long3
-        & (b2[CLOSE] < b1[CLOSE]) & (b3[CLOSE] < b2[CLOSE]) & (b2[OPEN] <= b1[OPEN]) & (b2[OPEN] >= b1[CLOSE])
-        & (b3[OPEN] <= b2[OPEN]) & (b3[OPEN] >= b2[CLOSE]),
-        "BULLISH_ENGULFING": down2 & b2[BEAR] & b3[BULL] & (b3[OPEN] <= b2[CLOSE]) & (b3[CLOSE] >= b2[OPEN]) & bigger3,
-        "BEARISH_ENGULFING": up2 & b2[BULL] & b3[BEAR] & (b3[OPEN] >= b2[CLOSE]) & (b3[CLOSE] <= b2[OPEN]) & bigger3,
-        "PIERCING_LINE": down2 & b2[BEAR] & long2 & b3[BULL] & (b3[OPEN] <= b2[CLOSE]) & (b3[CLOSE] > b2[MID])
-        & (b3[CLOSE] < b2[OPEN]),
-        "DARK_CLOUD_COVER": up2 & b2[BULL] & long2 & b3[BEAR] & (b3[OPEN] >= b2[CLOSE]) & (b3[CLOSE] < b2[MID])
-        & (b3[CLOSE] > b2[OPEN]),
-        "BULLISH_HARAMI": down2 & b2[BEAR] & long2 & (b3[TOP] < b2[OPEN]) & (b3[BOTTOM] > b2[CLOSE]),
-        "BEARISH_HARAMI": up2 & b2[BULL] & long2 & (b3[TOP] < b2[CLOSE]) & (b3[BOTTOM] > b2[OPEN]),
-        "HAMMER": down1 & hammer_shape,
-        "SHOOTING_STAR": up1 & inv_shape,
-        "INVERTED_HAMMER": down1 & inv_shape,
-        "HANGING_MAN": up1 & hammer_shape,
-        "DOJI": has_rng & (b3[BODY] <= doji_body * rng3),
-    }
+@kernel
+def _candle_kernel(o, h, lo, c, v, prm, s, hit_at, hit_vals):
+    """:func:`candle_step` over whole arrays from the state ``s``; fills ``hit_*``
+    for every bar with a wanted pattern and returns their count."""
+    hits = 0
+    out = int(prm[P_END])
+    nh = hit_vals.shape[1]
+    for i in range(len(c)):
+        if candle_step(s, prm, o[i], h[i], lo[i], c[i], v[i]):
+            hit_at[hits] = i
+            for j in range(nh):
+                hit_vals[hits, j] = s[out + j]
+            hits += 1
+    return hits
 
 
-def could_match(b1: tuple[Any, ...], b2: tuple[Any, ...], b3: tuple[Any, ...],
-                small_body: float, long_body: float) -> bool:
-    """A cheap necessary condition for any pattern (scalars only): lets the
-    streaming path skip :func:`match` on most bars. Every pattern needs a small
-    current body, a long b1 or b2, or a current body larger than b2's."""
-    return (b3[BODY] <= small_body * b3[RNG] or b2[BODY] >= long_body * b2[RNG]
-            or b1[BODY] >= long_body * b1[RNG] or b3[BODY] > b2[BODY])
+def batch(prm: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray,
+          v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batch form over float64 arrays of valid bars: ``(at, values)``, row ``j``
+    of ``values`` holding ``HIT_FIELDS`` of the j-th hit bar ``at[j]``."""
+    n = len(c)
+    at = np.empty(n, dtype=np.int64)
+    vals = np.empty((n, len(HIT_FIELDS)), dtype=np.float64)
+    hits = _candle_kernel(o, h, lo, c, v, prm, initial_state(prm), at, vals)
+    return at[:hits], vals[:hits]
+
+
+#: the step, by the name :mod:`detectors.patterns.compiled_state` expects
+step = candle_step

@@ -14,9 +14,7 @@ they ever saw, so replaying 64 bars would give a *different* state.
 ``_restore(snapshot)``
     Put the state back exactly as it was.
 
-and ``_advance(bar)`` in place of ``_step`` (a detector whose state lives in a
-generator may bind ``_advance`` per instance to that generator's ``send``). A
-snapshot is taken before every
+and ``_advance(bar)`` in place of ``_step``. A snapshot is taken before every
 ``snapshot_every``-th bar and the bars advanced since are kept (at most
 ``snapshot_every`` of them), so the per-bar cost of undo support is amortized. A
 corrected last bar restores the snapshot, replays the kept bars but the last one

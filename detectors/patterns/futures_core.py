@@ -1,13 +1,17 @@
-"""One fused, O(1)-per-bar indicator state for the futures scanner.
+"""The futures consensus as one compiled O(1)-per-bar step, shared by both paths.
 
-Every indicator the futures consensus needs is advanced in a single scalar
-step: EMA fast/slow, MACD (line, signal, hist), RSI, StochRSI (k, d), OBV and
-its EMA, Supertrend (line, direction), ADX (+DI, -DI), Bollinger bands and
-width, ATR. Fusing them keeps the streaming update at a few microseconds (one
-method call instead of a dozen) and makes the batch path exact: it runs this
-same step in a tight loop.
+:func:`futures_step` advances a float64 state vector by one bar: every indicator,
+then the consensus, the long/short run with its hysteresis and the blocks (the
+rules are in :mod:`detectors.futures_consensus`). Streaming calls it once per
+bar; the batch kernel calls it in a loop over the arrays. It is the same
+compiled function on both paths, so they agree bit for bit by construction. A
+call from Python costs well under a microsecond; a Python version of this step
+cost several. Without numba (``SCANFLOW_NO_JIT=1``) the same source runs as
+Python: identical results, only slower.
 
-Conventions are TA-Lib's (checked against ``talib`` in the tests):
+Indicators (TA-Lib conventions, checked against ``talib`` in the tests): EMA
+fast/slow, MACD (line, signal, hist), RSI, StochRSI (k, d), OBV and its EMA,
+Supertrend (line, direction), ADX (+DI, -DI), Bollinger middle and width, ATR.
 
 * EMA seeded with the SMA of its first ``period`` values, ``k = 2/(period+1)``,
   ``ema += (x - ema) * k``.
@@ -21,292 +25,431 @@ Conventions are TA-Lib's (checked against ``talib`` in the tests):
   is zero, and an RSI with no movement at all is 50 (TA-Lib: 0).
 * StochRSI as ``TA_STOCHRSI``: fast %K = 100 * (rsi - min) / (max - min) over
   ``stoch_k`` RSI values (0 when max == min), %D = SMA(%K, ``stoch_d``).
-* Bollinger: SMA middle, population standard deviation, ``bb_dev`` deviations;
-  width = (upper - lower) / middle. Sums are recomputed over the window (no
-  running-sum drift over long series).
+* Bollinger: SMA middle, population standard deviation (``sqrt``), ``bb_dev``
+  deviations; width = (upper - lower) / middle. Sums are recomputed over the
+  window every bar, oldest value first (no running-sum drift over long series).
 * OBV starts at the first bar's volume (TA-Lib).
 * Supertrend (not in TA-Lib): ``hl2 +/- mult * ATR(st_period)`` bands that only
   tighten while price stays on their side; the direction turns up when the
   close crosses above the final upper band and down when it crosses below the
   final lower band; it starts up.
+
+State vector: the scalar slots below (integers and flags stored as floats, exact),
+then four ring buffers (RSI, %K, closes, Bollinger width) whose sizes depend on
+the parameters, then a scratch area where a signalling bar leaves
+``HIT_FIELDS`` for the Python code that builds the signal.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import math
 from typing import Any
 
-SLOTS = (
+import numpy as np
+
+from detectors.indicators._jit import kernel
+
+#: tag stored as the first item of every snapshot; a snapshot with another tag
+#: (an older checkpoint layout) is refused instead of being misread
+LAYOUT = "futures_consensus/2"
+
+#: scalar state slots, in order (``n`` = bars seen)
+SCALARS = (
     "n", "prev_close", "prev_high", "prev_low",
-    # ema fast / slow trend
-    "ef_sum", "ef", "es_sum", "es", "ef_prev",
-    # macd
-    "mf_sum", "mf", "ms_sum", "ms", "sig_sum", "sig", "macd", "hist", "n_macd",
-    # rsi
-    "gain", "loss", "rsi",
-    # stochrsi
-    "rsi_win", "k_win", "k", "d", "n_rsi",
-    # obv
+    "ef_sum", "ef", "ef_prev", "es_sum", "es",
+    "mf_sum", "mf", "ms_sum", "ms", "sig_sum", "sig", "macd", "hist",
+    "gain", "loss", "rsi", "k", "d",
     "obv", "obv_ema_sum", "obv_ema",
-    # atr (14) and supertrend atr
     "tr_sum", "atr", "st_tr_sum", "st_atr", "st_up", "st_lo", "st_dir", "st_line",
-    # adx
     "pdm", "mdm", "adx_tr", "dx_sum", "adx", "pdi", "mdi",
-    # bollinger
-    "bb_win", "bb_mid", "bb_up", "bb_lo", "bbw", "bbw_win",
+    "bb_mid", "bbw",
+    "side", "entered", "blocked",
 )
-DEQUES = ("rsi_win", "k_win", "bb_win", "bbw_win")
+(N, PC, PH, PL, EF_SUM, EF, EF_PREV, ES_SUM, ES, MF_SUM, MF, MS_SUM, MS, SIG_SUM, SIG, MACD, HIST,
+ GAIN, LOSS, RSI, K, D, OBV, OBV_EMA_SUM, OBV_EMA, TR_SUM, ATR, ST_TR_SUM, ST_ATR, ST_UP, ST_LO,
+ ST_DIR, ST_LINE, PDM, MDM, ADX_TR, DX_SUM, ADX, PDI, MDI, BB_MID, BBW, SIDE, ENTERED,
+ BLOCKED) = range(len(SCALARS))
+_NS = len(SCALARS)
+
+#: what a signalling bar leaves in the scratch area for the signal builder
+HIT_FIELDS = ("side", "blocks", "consensus", "v_ema", "v_macd", "v_rsi", "v_stochrsi", "v_obv",
+              "v_supertrend", "adx", "bb_width", "bbw_mean", "rsi", "stoch_k", "stoch_d",
+              "macd_hist", "atr", "ema_distance_atr", "ema_fast", "ema_fast_prev", "supertrend")
+
+#: block reasons, bit i of the ``blocks`` mask
+BLOCKS = ("overextended", "trap_wick", "trap_oversized")
+
+# parameter vector slots (periods as floats: exact)
+(P_EF, P_ES, P_MF, P_MS, P_SG, P_RP, P_SK, P_SD, P_OE, P_AP, P_STP, P_DP, P_BP, P_LBK, P_WU,
+ P_ST_MULT, P_BB_DEV, P_W_EMA, P_W_MACD, P_W_RSI, P_W_STOCH, P_W_OBV, P_W_SUP, P_WSUM, P_ENTRY,
+ P_EXIT, P_OVEREXT, P_TRAP_WICK, P_TRAP_RANGE, P_RSI_W, P_K_W, P_BB_W, P_BBW_W, P_END) = range(34)
 
 
-class FuturesIndicators:
-    """Mutable indicator state; :meth:`step` advances it by one bar."""
+def warmup(p: Any) -> int:
+    """Bars until every output is defined (the Bollinger-width mean included)."""
+    return 1 + max(
+        p.ema_slow - 1, p.ema_fast - 1,
+        p.macd_slow + p.macd_signal - 2,
+        p.rsi_period + p.stoch_k + p.stoch_d - 2,
+        2 * p.adx_period - 1,
+        p.bb_period + p.bbw_lookback - 2,
+        p.atr_period, p.st_period, p.obv_ema - 1,
+    )
 
-    __slots__ = SLOTS + ("p", "wu")
 
-    def __init__(self, p: Any) -> None:
-        self.p = p
-        self.reset()
+def params_vector(p: Any, wsum: float) -> np.ndarray:
+    """The detector's parameters as the step reads them, with the ring offsets."""
+    rsi_w = _NS
+    k_w = rsi_w + p.stoch_k
+    bb_w = k_w + p.stoch_d
+    bbw_w = bb_w + p.bb_period
+    end = bbw_w + p.bbw_lookback
+    return np.array([
+        p.ema_fast, p.ema_slow, p.macd_fast, p.macd_slow, p.macd_signal, p.rsi_period, p.stoch_k,
+        p.stoch_d, p.obv_ema, p.atr_period, p.st_period, p.adx_period, p.bb_period, p.bbw_lookback,
+        warmup(p), p.st_mult, p.bb_dev, p.w_ema, p.w_macd, p.w_rsi, p.w_stochrsi, p.w_obv,
+        p.w_supertrend, wsum, p.entry_threshold, p.exit_threshold, p.overext_atr, p.trap_wick,
+        p.trap_range_atr, rsi_w, k_w, bb_w, bbw_w, end,
+    ], dtype=np.float64)
 
-    def reset(self) -> None:
-        p = self.p
-        self.wu = self.warmup()
-        nan = float("nan")
-        for s in SLOTS:
-            setattr(self, s, nan)
-        self.n = 0
-        self.n_macd = 0
-        self.n_rsi = 0
-        for s in ("ef_sum", "es_sum", "mf_sum", "ms_sum", "sig_sum", "gain", "loss", "obv_ema_sum",
-                  "tr_sum", "st_tr_sum", "pdm", "mdm", "adx_tr", "dx_sum"):
-            setattr(self, s, 0.0)
-        self.st_dir = 1
-        self.rsi_win = deque(maxlen=p.stoch_k)
-        self.k_win = deque(maxlen=p.stoch_d)
-        self.bb_win = deque(maxlen=p.bb_period)
-        self.bbw_win = deque(maxlen=p.bbw_lookback)
 
-    def snapshot(self) -> tuple[Any, ...]:
-        return tuple(tuple(v) if type(v) is deque else v for v in map(self.__getattribute__, SLOTS))
+def initial_state(prm: np.ndarray) -> np.ndarray:
+    """The state before the first bar, scratch area included."""
+    s = np.full(int(prm[P_END]) + len(HIT_FIELDS), math.nan)
+    s[[N, EF_SUM, ES_SUM, MF_SUM, MS_SUM, SIG_SUM, GAIN, LOSS, OBV_EMA_SUM, TR_SUM, ST_TR_SUM, PDM, MDM,
+       ADX_TR, DX_SUM, SIDE, ENTERED, BLOCKED]] = 0.0
+    s[ST_DIR] = 1.0
+    return s
 
-    def restore(self, snap: tuple[Any, ...]) -> None:
-        for name, v in zip(SLOTS, snap, strict=True):
-            if name in DEQUES:
-                d: deque = getattr(self, name)
-                d.clear()
-                d.extend(v)
-            else:
-                setattr(self, name, v)
 
-    def warmup(self) -> int:
-        """Bars until every output is defined (bbw mean included)."""
-        p = self.p
-        return 1 + max(
-            p.ema_slow - 1, p.ema_fast - 1,
-            p.macd_slow + p.macd_signal - 2,
-            p.rsi_period + p.stoch_k + p.stoch_d - 2,
-            2 * p.adx_period - 1,
-            p.bb_period + p.bbw_lookback - 2,
-            p.atr_period, p.st_period, p.obv_ema - 1,
-        )
+def state_size(prm: np.ndarray) -> int:
+    """Length of the state proper (the scratch area excluded)."""
+    return int(prm[P_END])
 
-    def step(self, h: float, lo: float, c: float, v: float) -> None:  # noqa: C901 - one fused step
-        p = self.p
-        i = self.n  # index of this bar
-        self.n = i + 1
-        pc = self.prev_close
-        # ---- EMA trend pair (SMA seed) ----
-        ef = p.ema_fast
-        if i < ef:
-            self.ef_sum += c
-            if i == ef - 1:
-                self.ef = self.ef_sum / ef
+
+@kernel
+def _ring_sum(s, start, size, oldest):
+    """Sum of the ring ``s[start:start + size]``, left to right from its oldest
+    slot (a sequential sum, as the streaming definition reads)."""
+    t = 0.0
+    for j in range(start + oldest, start + size):
+        t += s[j]
+    for j in range(start, start + oldest):
+        t += s[j]
+    return t
+
+
+@kernel
+def futures_step(s, prm, o, h, lo, c, v):
+    """Advance the state ``s`` by one valid bar. Returns 1 when the bar signals
+    (``HIT_FIELDS`` are then in ``s[P_END:]``), else 0."""
+    efp, esp, mfp, msp, sgp = int(prm[P_EF]), int(prm[P_ES]), int(prm[P_MF]), int(prm[P_MS]), int(prm[P_SG])
+    rp, sk, sd, oe = int(prm[P_RP]), int(prm[P_SK]), int(prm[P_SD]), int(prm[P_OE])
+    ap, stp, dp, bp, lbk = int(prm[P_AP]), int(prm[P_STP]), int(prm[P_DP]), int(prm[P_BP]), int(prm[P_LBK])
+    i = int(s[N])
+    s[N] = i + 1
+    pc = s[PC]
+    prev_atr = s[ATR]
+    # ---- EMA trend pair (SMA seed) ----
+    if i >= efp:
+        s[EF_PREV] = s[EF]
+        s[EF] = (c - s[EF]) * (2.0 / (efp + 1)) + s[EF]
+    else:
+        s[EF_SUM] += c
+        if i == efp - 1:
+            s[EF] = s[EF_SUM] / efp
+            s[EF_PREV] = s[EF]
+    if i >= esp:
+        s[ES] = (c - s[ES]) * (2.0 / (esp + 1)) + s[ES]
+    else:
+        s[ES_SUM] += c
+        if i == esp - 1:
+            s[ES] = s[ES_SUM] / esp
+    # ---- MACD (TA_MACD seeding) ----
+    if i >= msp:
+        s[MS] = (c - s[MS]) * (2.0 / (msp + 1)) + s[MS]
+        s[MF] = (c - s[MF]) * (2.0 / (mfp + 1)) + s[MF]
+    else:
+        s[MS_SUM] += c
+        if i >= msp - mfp:
+            s[MF_SUM] += c
+        if i == msp - 1:
+            s[MS] = s[MS_SUM] / msp
+            s[MF] = s[MF_SUM] / mfp
+    if i >= msp - 1:
+        m = s[MF] - s[MS]
+        s[MACD] = m
+        nm = i - msp + 1  # MACD values before this one
+        if nm >= sgp:
+            s[SIG] = (m - s[SIG]) * (2.0 / (sgp + 1)) + s[SIG]
+            s[HIST] = m - s[SIG]
         else:
-            self.ef_prev = self.ef
-            self.ef = (c - self.ef) * (2.0 / (ef + 1)) + self.ef
-        if i == ef - 1:
-            self.ef_prev = self.ef
-        es = p.ema_slow
-        if i < es:
-            self.es_sum += c
-            if i == es - 1:
-                self.es = self.es_sum / es
+            s[SIG_SUM] += m
+            if nm == sgp - 1:
+                s[SIG] = s[SIG_SUM] / sgp
+                s[HIST] = m - s[SIG]
+    if i > 0:
+        # ---- RSI (Wilder) ----
+        diff = c - pc
+        gain, loss = s[GAIN], s[LOSS]
+        if i > rp:
+            loss *= rp - 1
+            gain *= rp - 1
+            if diff < 0:
+                loss -= diff
+            else:
+                gain += diff
+            loss /= rp
+            gain /= rp
         else:
-            self.es = (c - self.es) * (2.0 / (es + 1)) + self.es
-        # ---- MACD (TA_MACD seeding) ----
-        mslow, mfast = p.macd_slow, p.macd_fast
-        if i < mslow:
-            self.ms_sum += c
-            if i >= mslow - mfast:
-                self.mf_sum += c
-            if i == mslow - 1:
-                self.ms = self.ms_sum / mslow
-                self.mf = self.mf_sum / mfast
+            if diff < 0:
+                loss -= diff
+            else:
+                gain += diff
+            if i == rp:
+                loss /= rp
+                gain /= rp
+        s[GAIN], s[LOSS] = gain, loss
+        if i >= rp:
+            tot = gain + loss
+            r = 100.0 * (gain / tot) if tot > 0 else 50.0
+            s[RSI] = r
+            # ---- StochRSI: rings of the last stoch_k RSI and stoch_d %K values ----
+            nr = i - rp  # RSI values before this one
+            rw = int(prm[P_RSI_W])
+            s[rw + nr % sk] = r
+            if nr >= sk - 1:
+                hi_r = r
+                lo_r = r
+                for j in range(rw, rw + sk):
+                    x = s[j]
+                    if x > hi_r:
+                        hi_r = x
+                    if x < lo_r:
+                        lo_r = x
+                rng = (hi_r - lo_r) / 100.0
+                k = (r - lo_r) / rng if rng != 0 else 0.0
+                s[K] = k
+                nk = nr - (sk - 1)  # %K values before this one
+                kw = int(prm[P_K_W])
+                s[kw + nk % sd] = k
+                if nk >= sd - 1:
+                    s[D] = _ring_sum(s, kw, sd, (nk + 1) % sd) / sd
+        # ---- true range, ATR and Supertrend ATR ----
+        tr = h - lo
+        t2 = abs(h - pc)
+        if t2 > tr:
+            tr = t2
+        t2 = abs(lo - pc)
+        if t2 > tr:
+            tr = t2
+        if i > ap:
+            s[ATR] = (s[ATR] * (ap - 1) + tr) / ap
         else:
-            self.ms = (c - self.ms) * (2.0 / (mslow + 1)) + self.ms
-            self.mf = (c - self.mf) * (2.0 / (mfast + 1)) + self.mf
-        if i >= mslow - 1:
-            m = self.mf - self.ms
-            self.macd = m
-            nm = self.n_macd
-            self.n_macd = nm + 1
-            sp = p.macd_signal
-            if nm < sp:
-                self.sig_sum += m
-                if nm == sp - 1:
-                    self.sig = self.sig_sum / sp
-                    self.hist = m - self.sig
-            else:
-                self.sig = (m - self.sig) * (2.0 / (sp + 1)) + self.sig
-                self.hist = m - self.sig
-        if i > 0:
-            # ---- RSI (Wilder) ----
-            rp = p.rsi_period
-            diff = c - pc
-            if i <= rp:
-                if diff < 0:
-                    self.loss -= diff
-                else:
-                    self.gain += diff
-                if i == rp:
-                    self.loss /= rp
-                    self.gain /= rp
-            else:
-                self.loss *= rp - 1
-                self.gain *= rp - 1
-                if diff < 0:
-                    self.loss -= diff
-                else:
-                    self.gain += diff
-                self.loss /= rp
-                self.gain /= rp
-            if i >= rp:
-                tot = self.gain + self.loss
-                r = 100.0 * (self.gain / tot) if tot > 0 else 50.0
-                self.rsi = r
-                # ---- StochRSI ----
-                win = self.rsi_win
-                win.append(r)
-                if len(win) == p.stoch_k:
-                    hi_r = max(win)
-                    lo_r = min(win)
-                    rng = (hi_r - lo_r) / 100.0
-                    k = (r - lo_r) / rng if rng != 0 else 0.0
-                    self.k = k
-                    kw = self.k_win
-                    kw.append(k)
-                    if len(kw) == p.stoch_d:
-                        s = 0.0
-                        for x in kw:
-                            s += x
-                        self.d = s / p.stoch_d
-            # ---- true range, ATR and Supertrend ATR ----
-            ph, pl = self.prev_high, self.prev_low
-            tr = h - lo
-            t2 = abs(h - pc)
-            if t2 > tr:
-                tr = t2
-            t2 = abs(lo - pc)
-            if t2 > tr:
-                tr = t2
-            ap = p.atr_period
-            if i <= ap:
-                self.tr_sum += tr
-                if i == ap:
-                    self.atr = self.tr_sum / ap
-            else:
-                self.atr = (self.atr * (ap - 1) + tr) / ap
-            sp_ = p.st_period
-            if i <= sp_:
-                self.st_tr_sum += tr
-                if i == sp_:
-                    self.st_atr = self.st_tr_sum / sp_
-            else:
-                self.st_atr = (self.st_atr * (sp_ - 1) + tr) / sp_
-            # ---- ADX / DI (TA-Lib seeding) ----
-            dp = p.adx_period
-            diff_p = h - ph
-            diff_m = pl - lo
-            if i < dp:
-                if diff_m > 0 and diff_p < diff_m:
-                    self.mdm += diff_m
-                elif diff_p > 0 and diff_p > diff_m:
-                    self.pdm += diff_p
-                self.adx_tr += tr
-            else:
-                self.mdm -= self.mdm / dp
-                self.pdm -= self.pdm / dp
-                if diff_m > 0 and diff_p < diff_m:
-                    self.mdm += diff_m
-                elif diff_p > 0 and diff_p > diff_m:
-                    self.pdm += diff_p
-                self.adx_tr = self.adx_tr - self.adx_tr / dp + tr
-                dx = 0.0
-                if self.adx_tr > 0:
-                    mdi = 100.0 * (self.mdm / self.adx_tr)
-                    pdi = 100.0 * (self.pdm / self.adx_tr)
-                    self.mdi = mdi
-                    self.pdi = pdi
-                    tot = mdi + pdi
-                    if tot > 0:
-                        dx = 100.0 * (abs(mdi - pdi) / tot)
-                if i < 2 * dp:
-                    self.dx_sum += dx
-                    if i == 2 * dp - 1:
-                        self.adx = self.dx_sum / dp
-                else:
-                    self.adx = (self.adx * (dp - 1) + dx) / dp
-            # ---- OBV ----
-            if c > pc:
-                self.obv += v
-            elif c < pc:
-                self.obv -= v
+            s[TR_SUM] += tr
+            if i == ap:
+                s[ATR] = s[TR_SUM] / ap
+        if i > stp:
+            s[ST_ATR] = (s[ST_ATR] * (stp - 1) + tr) / stp
         else:
-            self.obv = v
-        # ---- OBV EMA ----
-        oe = p.obv_ema
-        if i < oe:
-            self.obv_ema_sum += self.obv
-            if i == oe - 1:
-                self.obv_ema = self.obv_ema_sum / oe
-        else:
-            self.obv_ema = (self.obv - self.obv_ema) * (2.0 / (oe + 1)) + self.obv_ema
-        # ---- Supertrend ----
-        if i >= p.st_period:
-            hl2 = (h + lo) * 0.5
-            band = p.st_mult * self.st_atr
-            bu = hl2 + band
-            bl = hl2 - band
-            if i == p.st_period:
-                up, low_b = bu, bl
+            s[ST_TR_SUM] += tr
+            if i == stp:
+                s[ST_ATR] = s[ST_TR_SUM] / stp
+        # ---- ADX / DI (TA-Lib seeding) ----
+        diff_p = h - s[PH]
+        diff_m = s[PL] - lo
+        pdm, mdm, adx_tr = s[PDM], s[MDM], s[ADX_TR]
+        if i >= dp:
+            mdm -= mdm / dp
+            pdm -= pdm / dp
+            if diff_m > 0 and diff_p < diff_m:
+                mdm += diff_m
+            elif diff_p > 0 and diff_p > diff_m:
+                pdm += diff_p
+            adx_tr = adx_tr - adx_tr / dp + tr
+            dx = 0.0
+            if adx_tr > 0:
+                mdi = 100.0 * (mdm / adx_tr)
+                pdi = 100.0 * (pdm / adx_tr)
+                s[MDI] = mdi
+                s[PDI] = pdi
+                tot = mdi + pdi
+                if tot > 0:
+                    dx = 100.0 * (abs(mdi - pdi) / tot)
+            if i >= 2 * dp:
+                s[ADX] = (s[ADX] * (dp - 1) + dx) / dp
             else:
-                up = bu if (bu < self.st_up or pc > self.st_up) else self.st_up
-                low_b = bl if (bl > self.st_lo or pc < self.st_lo) else self.st_lo
-                if self.st_dir > 0:
-                    if c < low_b:
-                        self.st_dir = -1
-                elif c > up:
-                    self.st_dir = 1
-            self.st_up = up
-            self.st_lo = low_b
-            self.st_line = low_b if self.st_dir > 0 else up
-        # ---- Bollinger ----
-        bw = self.bb_win
-        bw.append(c)
-        bp = p.bb_period
-        if len(bw) == bp:
-            s = 0.0
-            for x in bw:
-                s += x
-            mid = s / bp
-            var = 0.0
-            for x in bw:
-                var += (x - mid) * (x - mid)
-            dev = p.bb_dev * (var / bp) ** 0.5
-            self.bb_mid = mid
-            self.bb_up = mid + dev
-            self.bb_lo = mid - dev
-            self.bbw = (2.0 * dev) / mid
-            self.bbw_win.append(self.bbw)
-        self.prev_close = c
-        self.prev_high = h
-        self.prev_low = lo
+                s[DX_SUM] += dx
+                if i == 2 * dp - 1:
+                    s[ADX] = s[DX_SUM] / dp
+        else:
+            if diff_m > 0 and diff_p < diff_m:
+                mdm += diff_m
+            elif diff_p > 0 and diff_p > diff_m:
+                pdm += diff_p
+            adx_tr += tr
+        s[PDM], s[MDM], s[ADX_TR] = pdm, mdm, adx_tr
+        # ---- OBV ----
+        if c > pc:
+            s[OBV] += v
+        elif c < pc:
+            s[OBV] -= v
+    else:
+        s[OBV] = v
+    # ---- OBV EMA ----
+    if i >= oe:
+        s[OBV_EMA] = (s[OBV] - s[OBV_EMA]) * (2.0 / (oe + 1)) + s[OBV_EMA]
+    else:
+        s[OBV_EMA_SUM] += s[OBV]
+        if i == oe - 1:
+            s[OBV_EMA] = s[OBV_EMA_SUM] / oe
+    # ---- Supertrend ----
+    if i >= stp:
+        hl2 = (h + lo) * 0.5
+        band = prm[P_ST_MULT] * s[ST_ATR]
+        up = hl2 + band
+        low_b = hl2 - band
+        if i > stp:
+            st_up, st_lo = s[ST_UP], s[ST_LO]
+            if not (up < st_up or pc > st_up):
+                up = st_up
+            if not (low_b > st_lo or pc < st_lo):
+                low_b = st_lo
+            if s[ST_DIR] > 0:
+                if c < low_b:
+                    s[ST_DIR] = -1.0
+            elif c > up:
+                s[ST_DIR] = 1.0
+        s[ST_UP] = up
+        s[ST_LO] = low_b
+        s[ST_LINE] = low_b if s[ST_DIR] > 0 else up
+    # ---- Bollinger (recomputed over the ring of closes, oldest first) ----
+    bw = int(prm[P_BB_W])
+    s[bw + i % bp] = c
+    if i >= bp - 1:
+        oldest = (i + 1) % bp
+        mid = _ring_sum(s, bw, bp, oldest) / bp
+        var = 0.0
+        for j in range(bw + oldest, bw + bp):
+            x = s[j] - mid
+            var += x * x
+        for j in range(bw, bw + oldest):
+            x = s[j] - mid
+            var += x * x
+        dev = prm[P_BB_DEV] * math.sqrt(var / bp)
+        s[BB_MID] = mid
+        bbw = (2.0 * dev) / mid
+        s[BBW] = bbw
+        s[int(prm[P_BBW_W]) + (i - bp + 1) % lbk] = bbw
+    s[PC] = c
+    s[PH] = h
+    s[PL] = lo
+    if i + 1 < int(prm[P_WU]):
+        return 0
+    # ---- consensus and the long/short run ----
+    ef, es = s[EF], s[ES]
+    if ef > es:
+        v_ema = 1.0 if c > ef else 0.5
+    elif ef < es:
+        v_ema = -1.0 if c < ef else -0.5
+    else:
+        v_ema = 0.0
+    x = s[HIST]
+    v_macd = 1.0 if x > 0 else -1.0 if x < 0 else 0.0
+    v_rsi = (s[RSI] - 50.0) / 20.0
+    if v_rsi > 1.0:
+        v_rsi = 1.0
+    elif v_rsi < -1.0:
+        v_rsi = -1.0
+    x = s[K] - s[D]
+    v_st = 1.0 if x > 0 else -1.0 if x < 0 else 0.0
+    x = s[OBV] - s[OBV_EMA]
+    v_obv = 1.0 if x > 0 else -1.0 if x < 0 else 0.0
+    v_sup = 1.0 if s[ST_DIR] > 0 else -1.0
+    cons = (prm[P_W_EMA] * v_ema + prm[P_W_MACD] * v_macd + prm[P_W_RSI] * v_rsi + prm[P_W_STOCH] * v_st
+            + prm[P_W_OBV] * v_obv + prm[P_W_SUP] * v_sup) / prm[P_WSUM]
+    side = s[SIDE]
+    if not (side != 0 and cons * side >= prm[P_EXIT]):
+        entry = prm[P_ENTRY]
+        new = 1.0 if cons >= entry else -1.0 if cons <= -entry else 0.0
+        if new != side:
+            side = new
+            s[SIDE] = side
+            s[ENTERED] = 0.0
+            s[BLOCKED] = 0.0
+    if side == 0 or s[ENTERED] != 0:
+        return 0
+    # ---- blocks ----
+    rng = h - lo
+    atr = s[ATR]
+    ext = (c - ef) / atr if atr > 0 else 0.0
+    blocks = 1 if side * ext > prm[P_OVEREXT] else 0
+    wick = (h - (o if o > c else c)) if side > 0 else ((c if o > c else o) - lo)
+    if rng > 0 and wick >= prm[P_TRAP_WICK] * rng:
+        blocks |= 2
+    if prev_atr > 0 and rng >= prm[P_TRAP_RANGE] * prev_atr:
+        blocks |= 4
+    if blocks:
+        if s[BLOCKED] != 0:
+            return 0
+        s[BLOCKED] = 1.0
+    else:
+        s[ENTERED] = 1.0
+    # ---- the values the signal is built from ----
+    bbw_mean = _ring_sum(s, int(prm[P_BBW_W]), lbk, (i - bp + 2) % lbk) / lbk
+    out = int(prm[P_END])
+    s[out], s[out + 1], s[out + 2], s[out + 3], s[out + 4] = side, blocks, cons, v_ema, v_macd
+    s[out + 5], s[out + 6], s[out + 7], s[out + 8], s[out + 9] = v_rsi, v_st, v_obv, v_sup, s[ADX]
+    s[out + 10], s[out + 11], s[out + 12], s[out + 13], s[out + 14] = s[BBW], bbw_mean, s[RSI], s[K], s[D]
+    s[out + 15], s[out + 16], s[out + 17], s[out + 18], s[out + 19] = s[HIST], atr, ext, ef, s[EF_PREV]
+    s[out + 20] = s[ST_LINE]
+    return 1
+
+
+@kernel
+def _futures_kernel(o, h, lo, c, v, prm, s, hit_at, hit_vals, trace_slots, trace):
+    """:func:`futures_step` over whole arrays from the state ``s``: fills
+    ``hit_*`` for every signalling bar and returns their count; copies the
+    ``trace_slots`` of the state after every bar into ``trace`` (if any)."""
+    hits = 0
+    out = int(prm[P_END])
+    nh = hit_vals.shape[1]
+    nt = trace_slots.shape[0]
+    for i in range(len(c)):
+        if futures_step(s, prm, o[i], h[i], lo[i], c[i], v[i]):
+            hit_at[hits] = i
+            for j in range(nh):
+                hit_vals[hits, j] = s[out + j]
+            hits += 1
+        for j in range(nt):
+            trace[i, j] = s[trace_slots[j]]
+    return hits
+
+
+def batch(prm: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Batch form over float64 arrays of valid bars: ``(at, values)``, row ``j``
+    of ``values`` holding ``HIT_FIELDS`` of the j-th signalling bar ``at[j]``."""
+    at, vals, _ = _run(prm, o, h, lo, c, v, ())
+    return at, vals
+
+
+def trace(prm: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,
+          fields: tuple[str, ...]) -> np.ndarray:
+    """The ``SCALARS`` named in ``fields`` after every bar (one column each)."""
+    return _run(prm, o, h, lo, c, v, fields)[2]
+
+
+def _run(prm: np.ndarray, o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,
+         fields: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(c)
+    at = np.empty(n, dtype=np.int64)
+    vals = np.empty((n, len(HIT_FIELDS)), dtype=np.float64)
+    slots = np.array([SCALARS.index(f) for f in fields], dtype=np.int64)
+    traced = np.empty((n if fields else 0, len(fields)), dtype=np.float64)
+    hits = _futures_kernel(o, h, lo, c, v, prm, initial_state(prm), at, vals, slots, traced)
+    return at[:hits], vals[:hits], traced
+
+
+#: the step, by the name :mod:`detectors.patterns.compiled_state` expects
+step = futures_step

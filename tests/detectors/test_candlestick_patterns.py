@@ -3,10 +3,13 @@ candles, streaming == batch on real candles, exact corrections and checkpoints."
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hand_candles import assert_stream_equals_batch, comparable, frame, real, stream, trend_rows
 
+from detectors.base import frame_to_arrays
 from detectors.candlestick_patterns import CandlestickPatterns
+from detectors.patterns import candles
 from detectors.patterns.candles import PATTERNS
 from detectors.registry import available, create
 
@@ -158,3 +161,33 @@ def test_checkpoint_roundtrip_continues_identically():
 def test_registered():
     assert "candlestick_patterns" in available()
     assert isinstance(create("candlestick_patterns"), CandlestickPatterns)
+
+
+@pytest.mark.parametrize("params", [{}, {"trend_lookback": 2, "patterns": ["HAMMER", "DOJI", "BULLISH_HARAMI", "MORNING_STAR"]}])
+def test_step_as_plain_python_gives_the_same_hits(params):
+    """Without numba (SCANFLOW_NO_JIT=1) the step's source runs as Python on the
+    same state vector: it must find the same signals with the same values."""
+    a = frame_to_arrays(real("unittest_1m").iloc[:2500])  # gaps and flat bars
+    prm = CandlestickPatterns(**params)._prm
+    at, vals = candles.batch(prm, a.open, a.high, a.low, a.close, a.volume)
+    step = getattr(candles.candle_step, "py_func", candles.candle_step)
+    st = candles.initial_state(prm)
+    out = candles.state_size(prm)
+    py_at, py_vals = [], []
+    for i, bar in enumerate(zip(a.open.tolist(), a.high.tolist(), a.low.tolist(), a.close.tolist(), a.volume.tolist(), strict=True)):
+        if step(st, prm, *bar):
+            py_at.append(i)
+            py_vals.append(st[out:].tolist())
+    assert len(at) > 20
+    assert py_at == at.tolist() and py_vals == vals.tolist()
+
+
+def test_checkpoint_of_another_layout_or_configuration_is_refused():
+    det = CandlestickPatterns()
+    stream(det, real("xrp_eth_1m").iloc[:300])
+    blob = msgspec.msgpack.decode(det.get_state())
+    blob["state"][0] = "candlestick_patterns/1"
+    with pytest.raises(ValueError, match="candlestick_patterns/2"):
+        CandlestickPatterns().set_state(msgspec.msgpack.encode(blob))
+    with pytest.raises(ValueError, match="configuration"):  # a state sized for another ring length
+        CandlestickPatterns(trend_lookback=7).set_state(det.get_state())

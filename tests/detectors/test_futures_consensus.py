@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import numpy as np
 import pytest
 import talib
-from hand_candles import assert_stream_equals_batch, comparable, frame, real, stream
+from hand_candles import assert_stream_equals_batch, comparable, frame, load_ftx_perp, real, stream
 
 from detectors.base import frame_to_arrays
-from detectors.futures_consensus import FuturesConsensus, FuturesConsensusParams
-from detectors.patterns.futures_core import FuturesIndicators
+from detectors.futures_consensus import FuturesConsensus
+from detectors.patterns import futures_core
 from detectors.registry import available, create
 
 pytestmark = pytest.mark.unit
@@ -46,31 +47,63 @@ def signals_at(rows) -> dict[int, object]:
     return {(s.open_time - t0) // 60_000: s for s in sigs}
 
 
-def test_indicators_match_talib():
-    a = frame_to_arrays(real("ftx_perp_1m"))
+TRACED = ("ef", "es", "macd", "sig", "hist", "rsi", "k", "d", "atr", "adx", "pdi", "mdi", "bb_mid", "bbw", "obv",
+          "obv_ema")
+
+
+def test_indicators_match_talib_on_45k_bars():
+    a = frame_to_arrays(load_ftx_perp())
     h, lo, c, v = a.high, a.low, a.close, a.volume
-    core = FuturesIndicators(FuturesConsensusParams())
-    names = ["ef", "es", "macd", "sig", "hist", "rsi", "k", "d", "atr", "adx", "pdi", "mdi",
-             "bb_mid", "bb_up", "bb_lo", "obv"]
-    rec: dict[str, list[float]] = {k: [] for k in names}
-    for i in range(len(c)):
-        core.step(float(h[i]), float(lo[i]), float(c[i]), float(v[i]))
-        for k in names:
-            rec[k].append(getattr(core, k))
+    traced = futures_core.trace(FuturesConsensus()._prm, a.open, h, lo, c, v, TRACED)
+    got = dict(zip(TRACED, traced.T, strict=True))
     m, s, hist = talib.MACD(c, 12, 26, 9)
     k, d = talib.STOCHRSI(c, 14, 14, 3, 0)
     up, mid, low = talib.BBANDS(c, 20, 2, 2, 0)
+    dev = got["bbw"] * got["bb_mid"] / 2.0  # width = 2 * dev / middle
+    got["bb_up"], got["bb_lo"] = got["bb_mid"] + dev, got["bb_mid"] - dev
     ref = {"ef": talib.EMA(c, 20), "es": talib.EMA(c, 50), "macd": m, "sig": s, "hist": hist,
            "rsi": talib.RSI(c, 14), "k": k, "d": d, "atr": talib.ATR(h, lo, c, 14),
            "adx": talib.ADX(h, lo, c, 14), "pdi": talib.PLUS_DI(h, lo, c, 14),
            "mdi": talib.MINUS_DI(h, lo, c, 14), "bb_mid": mid, "bb_up": up, "bb_lo": low,
-           "obv": talib.OBV(c, v)}
-    for name in names:
-        r = ref[name]
-        x = np.asarray(rec[name])
+           "obv": talib.OBV(c, v), "obv_ema": talib.EMA(talib.OBV(c, v), 20)}
+    for name, r in ref.items():
+        x = got[name]
         ok = ~np.isnan(r)
-        assert ok.sum() > 11_000, name
+        assert ok.sum() > 44_000, name
+        assert not np.isnan(x[ok]).any(), name  # defined wherever TA-Lib's is
         np.testing.assert_allclose(x[ok], r[ok], rtol=1e-9, atol=1e-9 * np.nanmax(np.abs(r)), err_msg=name)
+
+
+@pytest.mark.parametrize("params", [{}, {"ema_fast": 9, "bb_period": 7, "bbw_lookback": 11, "stoch_k": 5,
+                                         "stoch_d": 4, "adx_period": 6}])
+def test_step_as_plain_python_gives_the_same_hits(params):
+    """Without numba (SCANFLOW_NO_JIT=1) the step's source runs as Python on the
+    same state vector: it must find the same signals with the same values."""
+    a = frame_to_arrays(real("unittest_1m").iloc[:2500])  # gaps and flat bars
+    prm = FuturesConsensus(**params)._prm
+    at, vals = futures_core.batch(prm, a.open, a.high, a.low, a.close, a.volume)
+    step = getattr(futures_core.futures_step, "py_func", futures_core.futures_step)
+    st = futures_core.initial_state(prm)
+    out = futures_core.state_size(prm)
+    py_at, py_vals = [], []
+    for i, bar in enumerate(zip(a.open.tolist(), a.high.tolist(), a.low.tolist(), a.close.tolist(),
+                                a.volume.tolist(), strict=True)):
+        if step(st, prm, *bar):
+            py_at.append(i)
+            py_vals.append(st[out:].tolist())
+    assert len(at) > 20
+    assert py_at == at.tolist() and py_vals == vals.tolist()
+
+
+def test_checkpoint_of_another_layout_or_configuration_is_refused():
+    det = FuturesConsensus()
+    stream(det, real("ftx_perp_1m").iloc[:200])
+    blob = msgspec.msgpack.decode(det.get_state())
+    blob["state"][0] = "futures_consensus/1"
+    with pytest.raises(ValueError, match="futures_consensus/2"):
+        FuturesConsensus().set_state(msgspec.msgpack.encode(blob))
+    with pytest.raises(ValueError, match="configuration"):  # a state sized for other ring lengths
+        FuturesConsensus(bb_period=30).set_state(det.get_state())
 
 
 def test_long_entry_with_trade_plan():

@@ -3,9 +3,12 @@ streaming == batch on real candles, exact corrections."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 from hand_candles import assert_stream_equals_batch, comparable, frame, real, stream, trend_rows
 
+from detectors.base import frame_to_arrays
+from detectors.patterns import trend_core
 from detectors.registry import available, create
 from detectors.trend_score import TrendScore
 
@@ -71,3 +74,34 @@ def test_correction_and_checkpoint_exact():
     other.set_state(det.get_state())
     assert comparable(out + stream(det, df.iloc[cut:])) == full
     assert comparable(out + stream(other, df.iloc[cut:])) == full
+
+
+@pytest.mark.parametrize("params", [{}, {"ema_fast": 5, "ema_slow": 9, "roc_period": 3, "ha_full": 2, "threshold": 40.0, "hysteresis": 10.0}])
+def test_step_as_plain_python_gives_the_same_hits(params):
+    """Without numba (SCANFLOW_NO_JIT=1) the step's source runs as Python on the
+    same state vector: it must find the same signals with the same values."""
+    a = frame_to_arrays(real("unittest_1m").iloc[:2500])  # gaps and flat bars
+    prm = TrendScore(**params)._prm
+    at, vals = trend_core.batch(prm, a.open, a.high, a.low, a.close, a.volume)
+    step = getattr(trend_core.trend_step, "py_func", trend_core.trend_step)
+    st = trend_core.initial_state(prm)
+    out = trend_core.state_size(prm)
+    py_at, py_vals = [], []
+    for i, bar in enumerate(zip(a.open.tolist(), a.high.tolist(), a.low.tolist(), a.close.tolist(), a.volume.tolist(),
+                                strict=True)):
+        if step(st, prm, *bar):
+            py_at.append(i)
+            py_vals.append(st[out:].tolist())
+    assert len(at) > 20
+    assert py_at == at.tolist() and py_vals == vals.tolist()
+
+
+def test_checkpoint_of_another_layout_or_configuration_is_refused():
+    det = TrendScore()
+    stream(det, real("xrp_eth_1m").iloc[:300])
+    blob = msgspec.msgpack.decode(det.get_state())
+    blob["state"][0] = "trend_score/1"
+    with pytest.raises(ValueError, match="trend_score/2"):
+        TrendScore().set_state(msgspec.msgpack.encode(blob))
+    with pytest.raises(ValueError, match="configuration"):  # a state sized for another ring length
+        TrendScore(roc_period=4).set_state(det.get_state())
