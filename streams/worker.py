@@ -51,11 +51,12 @@ class WorkerStats:
         self.deadletters = 0
         self.stale = 0
         self.batches = 0
+        self.fresh_states = 0  # detector checkpoints that could not be restored
         self.started = time.monotonic()
 
     def as_dict(self) -> dict[str, Any]:
         return {"candles": self.candles, "signals": self.signals, "deadletters": self.deadletters,
-                "stale": self.stale, "batches": self.batches}
+                "stale": self.stale, "batches": self.batches, "fresh_states": self.fresh_states}
 
 
 class SeriesState:
@@ -64,6 +65,7 @@ class SeriesState:
     def __init__(self, detector_names: list[str]) -> None:
         self.names = detector_names
         self.by_tf: dict[str, DetectorSet] = {}
+        self.fresh: list[str] = []  # detectors whose checkpoint could not be restored
 
     def detectors_for(self, tf: str) -> DetectorSet:
         dets = self.by_tf.get(tf)
@@ -78,14 +80,25 @@ class SeriesState:
         )
 
     @classmethod
-    def load(cls, detector_names: list[str], blob: bytes) -> SeriesState:
+    def load(cls, detector_names: list[str], blob: bytes, key: bytes = b"?") -> SeriesState:
+        """State from a checkpoint. A detector whose checkpoint it cannot take (a
+        new version or parameters with another state layout) starts fresh and
+        warms up again; that is logged, never fatal for the worker."""
         st = cls(detector_names)
         data = msgspec.msgpack.decode(blob, type=dict[str, dict[str, bytes]])
         for tf, dets in data.items():
             made = st.detectors_for(tf).detectors
             for name, det_blob in dets.items():
-                if name in made:
+                if name not in made:
+                    continue
+                try:
                     made[name].set_state(det_blob)
+                except (ValueError, TypeError, KeyError, IndexError, msgspec.DecodeError) as exc:
+                    made[name] = registry.create(name)
+                    st.by_tf[tf] = DetectorSet(made)
+                    st.fresh.append(name)
+                    log.warning("worker: %s %s %s: checkpoint not restorable (%s); starting it fresh, "
+                                "it warms up again", key.decode(errors="replace"), tf, name, exc)
         return st
 
 
@@ -143,7 +156,8 @@ def build_app(settings: Settings, *, app_id: str = "scanflow-worker") -> faust.A
         st = cache.get(key)
         if st is None:
             blob = table.get(key)
-            st = SeriesState.load(detector_names, blob) if blob else SeriesState(detector_names)
+            st = SeriesState.load(detector_names, blob, key) if blob else SeriesState(detector_names)
+            stats.fresh_states += len(st.fresh)
             cache[key] = st
         return st
 
