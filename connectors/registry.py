@@ -21,6 +21,8 @@ VENUES: dict[str, str] = {
     "gateio-spot": "connectors.gateio.client:GateioSpotVenue",
     "kucoin-futures": "connectors.kucoin.client:KucoinFuturesVenue",
     "kucoin-spot": "connectors.kucoin.client:KucoinSpotVenue",
+    "mexc-futures": "connectors.mexc.client:MexcFuturesVenue",
+    "mexc-spot": "connectors.mexc.client:MexcSpotVenue",
     "okx-spot": "connectors.okx.client:OkxSpotVenue",
     "okx-swap": "connectors.okx.client:OkxSwapVenue",
     "template": "connectors._template.client:TemplateVenue",

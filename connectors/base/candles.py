@@ -45,6 +45,13 @@ class KlineCloser(Generic[T]):
         self._pending[symbol] = (open_time, value)
         return pending[1]
 
+    def close_before(self, open_time: int) -> list[T]:
+        """Pop and return the pending windows opened before ``open_time``: a timer
+        decided they are over (a quiet symbol whose next window never starts;
+        MEXC closes windows this way on the exchange's clock)."""
+        due = [s for s, (t, _) in self._pending.items() if t < open_time]
+        return [self._pending.pop(s)[1] for s in due]
+
     def forget(self, symbols: Iterable[str]) -> None:
         """Drop the pending windows of ``symbols`` (their updates may have a hole)."""
         for s in symbols:
