@@ -23,12 +23,24 @@ Warm-up: ``max(volume_window, atr_period) + 1`` bars. Gaps: bars, not minutes.
 
 from __future__ import annotations
 
+import math
 from collections import deque
+from typing import Any
 
 import msgspec
 
-from detectors.base import SeriesMeta
-from detectors.levels import KIND, TOUCHES, LevelDetectorBase, check_level_params, level_features
+from detectors.base import BarArrays, SeriesMeta
+from detectors.features.levels_kernel import MODE_BREAKOUT
+from detectors.features.window import seq_sum
+from detectors.indicators.atr import ATR, atr
+from detectors.levels import (
+    KIND,
+    TOUCHES,
+    LevelDetectorBase,
+    check_level_params,
+    level_features,
+    level_of_row,
+)
 from detectors.records import Signal
 
 
@@ -49,6 +61,7 @@ class Breakout(LevelDetectorBase):
     name = "breakout"
     version = "1.0.0"
     Params = BreakoutParams
+    _mode = MODE_BREAKOUT
 
     def _check_params(self) -> None:
         p = self.params
@@ -64,47 +77,32 @@ class Breakout(LevelDetectorBase):
         return max(self.params.volume_window, self.params.atr_period) + 1
 
     def _reset_extra(self) -> None:
-        self._vols: deque[float] = deque(maxlen=self.params.volume_window)
-        self._n = 0
-        self._tr_sum = 0.0
-        self._atr = float("nan")
-        self._pc = float("nan")
+        #: the ``volume_window`` volumes before the current bar, and the current one
+        self._vols: deque[float] = deque(maxlen=self.params.volume_window + 1)
+        self._atr = ATR(self.params.atr_period)  # stepped without its undo snapshot: ours covers it
+        self._pc = math.nan
+        self._first_signal_bar = self.warmup - 1
 
     def _snapshot(self) -> tuple:
-        return (self._book.snapshot(), tuple(self._vols), self._n, self._tr_sum, self._atr, self._pc)
+        a = self._atr
+        return (self._book.snapshot(), tuple(self._vols), (a._n, a._value, a._total, a._atr, a._prev_close),
+                self._pc)
 
     def _restore(self, snap: tuple) -> None:
-        book, vols, self._n, self._tr_sum, self._atr, self._pc = snap
+        book, vols, atr_state, self._pc = snap
         self._book.restore(tuple(book))
         self._vols.clear()
         self._vols.extend(vols)
+        a = self._atr
+        a._n, a._value, a._total, a._atr, a._prev_close = atr_state
 
-    def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
-                v: float) -> list[Signal]:
+    def _confirm(self, meta: SeriesMeta | None, t: int, best: list[Any], n_broken: int, h: float, lo: float,
+                 c: float, v: float, pc: float, vol_mean: float, prev_atr: float) -> Signal | None:
+        """The volume and momentum confirmation of a bar that broke ``best`` (the
+        strongest of ``n_broken`` qualifying levels); the same code for both paths."""
         p = self.params
-        events = self._book.update(t, h, lo, c)
-        n = self._n
-        self._n = n + 1
-        pc = self._pc
-        prev_atr = self._atr
-        vols = self._vols
-        vol_mean = sum(vols) / len(vols) if len(vols) == p.volume_window else float("nan")
-        vols.append(v)
-        if n > 0:
-            tr = max(h - lo, abs(h - pc), abs(lo - pc))
-            if n <= p.atr_period:
-                self._tr_sum += tr
-                if n == p.atr_period:
-                    self._atr = self._tr_sum / p.atr_period
-            else:
-                self._atr = (self._atr * (p.atr_period - 1) + tr) / p.atr_period
-        self._pc = c
-        if n < self.warmup - 1:
-            return []
-        broken = [lv for ev, lv in events if ev == "break" and lv[TOUCHES] >= p.min_touches]
-        if not broken or not (vol_mean > 0) or not (prev_atr > 0):
-            return []
-        best = max(broken, key=lambda lv: lv[TOUCHES])
+        if not (vol_mean > 0) or not (prev_atr > 0):
+            return None
         up = best[KIND] == "resistance"
         side = 1.0 if up else -1.0
         vol_ratio = v / vol_mean
@@ -113,12 +111,47 @@ class Breakout(LevelDetectorBase):
         close_pos = (c - lo) / rng if rng > 0 else 0.5
         pos_ok = close_pos >= p.close_pos_min if up else close_pos <= 1.0 - p.close_pos_min
         if vol_ratio < p.volume_mult or momentum < p.momentum_atr or not pos_ok:
-            return []
+            return None
         f = level_features(best)
         score = (40.0 * min(1.0, vol_ratio / (2.0 * p.volume_mult)) + 30.0 * f["strength"] / 100.0
                  + 30.0 * min(1.0, momentum / (2.0 * p.momentum_atr) if p.momentum_atr > 0 else 1.0))
-        f.update(volume_ratio=vol_ratio, momentum_atr=momentum, close_pos=close_pos,
-                 levels_broken=len(broken))
-        return [self.make_signal(meta, t, signal_type="BREAKOUT_UP" if up else "BREAKOUT_DOWN",
-                                 direction="bullish" if up else "bearish", score=score, price=c,
-                                 features=f)]
+        f.update(volume_ratio=vol_ratio, momentum_atr=momentum, close_pos=close_pos, levels_broken=n_broken)
+        return self.make_signal(meta, t, signal_type="BREAKOUT_UP" if up else "BREAKOUT_DOWN",
+                                direction="bullish" if up else "bearish", score=score, price=c, features=f)
+
+    def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
+                v: float) -> list[Signal]:
+        events = self._book.update(t, h, lo, c)
+        a = self._atr
+        n = a._n  # this bar's index
+        prev_atr = a._value
+        a._value = a._step(h, lo, c)
+        a._n = n + 1
+        pc = self._pc
+        self._pc = c
+        vols = self._vols
+        vols.append(v)
+        if not events or n < self._first_signal_bar:
+            return []
+        need = self.params.min_touches
+        broken = [lv for ev, lv in events if ev == "break" and lv[TOUCHES] >= need]
+        if not broken:
+            return []
+        W = self.params.volume_window
+        vol_mean = seq_sum(list(vols)[:W]) / W if len(vols) > W else math.nan
+        best = max(broken, key=lambda lv: lv[TOUCHES])
+        sig = self._confirm(meta, t, best, len(broken), h, lo, c, v, pc, vol_mean, prev_atr)
+        return [] if sig is None else [sig]
+
+    def _batch_extra(self, bars: BarArrays) -> Any:
+        return atr(bars.high, bars.low, bars.close, self.params.atr_period)
+
+    def _on_row(self, meta: SeriesMeta, bars: BarArrays, row: list[float], extra: Any) -> Signal | None:
+        i = int(row[0])
+        if i < self._first_signal_bar:
+            return None
+        W = self.params.volume_window
+        vol_mean = seq_sum(bars.volume[i - W:i].tolist()) / W if i >= W else math.nan
+        return self._confirm(meta, bars.open_time[i].item(), level_of_row(row), int(row[10]), bars.high[i].item(),
+                             bars.low[i].item(), bars.close[i].item(), bars.volume[i].item(),
+                             bars.close[i - 1].item(), vol_mean, extra[i - 1].item())

@@ -40,11 +40,15 @@ from typing import Any
 import msgspec
 
 from detectors.base import Bar, BarArrays, Detector, SeriesMeta
+from detectors.features.levels_kernel import MODE_LEVELS, level_rows
 from detectors.patterns.exact_state import ExactStateMixin
 from detectors.records import Signal
 
-# level record (a list, mutated in place): index names
-PRICE, KIND, TOUCHES, FIRST, LAST, BASE_LOW, BASE_HIGH, PSUM, BROKEN_AT, BROKEN_I = range(10)
+# level record (a list, mutated in place): index names. UP / DN cache
+# ``price * (1 + tolerance)`` / ``price * (1 - tolerance)``, recomputed when the price moves.
+PRICE, KIND, TOUCHES, FIRST, LAST, BASE_LOW, BASE_HIGH, PSUM, BROKEN_AT, BROKEN_I, UP, DN = range(12)
+
+_NO_EVENTS: list[tuple[str, list[Any]]] = []  # shared, never mutated
 
 
 def level_features(lv: list[Any]) -> dict[str, Any]:
@@ -63,16 +67,23 @@ def level_features(lv: list[Any]) -> dict[str, Any]:
 class LevelBook:
     """Bounded swing-level state; :meth:`update` advances it by one bar and
     returns the events of that bar as ``(event, level)`` pairs, event one of
-    ``touch``, ``new``, ``break``, ``retest``, ``fail``."""
+    ``touch``, ``new``, ``break``, ``retest``, ``fail`` (an empty list, shared:
+    do not mutate it, when nothing happened). Its batch twin is
+    :mod:`detectors.features.levels_kernel`."""
 
-    __slots__ = ("k", "tol", "max_levels", "retest_window", "win", "i", "res", "sup", "broken", "prev_close")
+    __slots__ = ("k", "tol", "up_f", "dn_f", "max_levels", "retest_window", "times", "highs", "lows", "i",
+                 "res", "sup", "broken", "prev_close")
 
     def __init__(self, swing_window: int, tolerance: float, max_levels: int, retest_window: int) -> None:
         self.k = swing_window
         self.tol = tolerance
+        self.up_f = 1.0 + tolerance
+        self.dn_f = 1.0 - tolerance
         self.max_levels = max_levels
         self.retest_window = retest_window
-        self.win: deque[tuple[int, float, float]] = deque(maxlen=2 * swing_window + 1)
+        self.times: deque[int] = deque(maxlen=2 * swing_window + 1)
+        self.highs: deque[float] = deque(maxlen=2 * swing_window + 1)
+        self.lows: deque[float] = deque(maxlen=2 * swing_window + 1)
         self.i = -1
         self.res: list[list[Any]] = []
         self.sup: list[list[Any]] = []
@@ -81,13 +92,14 @@ class LevelBook:
 
     # ---- checkpoint ---------------------------------------------------------------
     def snapshot(self) -> tuple[Any, ...]:
-        return (tuple(self.win), self.i, tuple(map(tuple, self.res)), tuple(map(tuple, self.sup)),
-                tuple(map(tuple, self.broken)), self.prev_close)
+        return (tuple(self.times), tuple(self.highs), tuple(self.lows), self.i, tuple(map(tuple, self.res)),
+                tuple(map(tuple, self.sup)), tuple(map(tuple, self.broken)), self.prev_close)
 
     def restore(self, snap: tuple[Any, ...]) -> None:
-        win, self.i, res, sup, broken, self.prev_close = snap
-        self.win.clear()
-        self.win.extend(tuple(w) for w in win)
+        times, highs, lows, self.i, res, sup, broken, self.prev_close = snap
+        for dq, values in ((self.times, times), (self.highs, highs), (self.lows, lows)):
+            dq.clear()
+            dq.extend(values)
         self.res = [list(x) for x in res]
         self.sup = [list(x) for x in sup]
         self.broken = [list(x) for x in broken]
@@ -97,98 +109,108 @@ class LevelBook:
         tol = self.tol
         for lv in book:
             if abs(price - lv[PRICE]) <= tol * lv[PRICE]:
-                lv[TOUCHES] += 1
+                n = lv[TOUCHES] = lv[TOUCHES] + 1
                 lv[PSUM] += price
-                lv[PRICE] = lv[PSUM] / lv[TOUCHES]
+                p = lv[PRICE] = lv[PSUM] / n
+                lv[UP] = p * self.up_f
+                lv[DN] = p * self.dn_f
                 lv[LAST] = t
                 events.append(("touch", lv))
                 return
         # base extremes start at the swing bar itself
-        lv = [price, kind, 1, t, t, price, price, price, -1, -1]
+        lv = [price, kind, 1, t, t, price, price, price, -1, -1, price * self.up_f, price * self.dn_f]
         if len(book) >= self.max_levels:
             book.remove(min(book, key=lambda x: x[LAST]))
         book.append(lv)
         events.append(("new", lv))
 
     def update(self, t: int, h: float, lo: float, c: float) -> list[tuple[str, list[Any]]]:
-        self.i += 1
-        i = self.i
-        events: list[tuple[str, list[Any]]] = []
-        tol = self.tol
-        pc = self.prev_close
+        i = self.i = self.i + 1
+        events = _NO_EVENTS
+        res = self.res
+        sup = self.sup
         # base extremes of active levels
-        for lv in self.res:
+        for lv in res:
             if lo < lv[BASE_LOW]:
                 lv[BASE_LOW] = lo
-        for lv in self.sup:
+        for lv in sup:
             if h > lv[BASE_HIGH]:
                 lv[BASE_HIGH] = h
-        # breaks of active levels (needs the previous close on the other side)
-        if i > 0:
-            for lv in list(self.res):
-                p = lv[PRICE]
-                if c > p * (1.0 + tol) and pc <= p * (1.0 + tol):
-                    self.res.remove(lv)
+        # breaks of active levels: the close crosses the level from the other side
+        # (the previous close is NaN on the first bar: nothing breaks)
+        pc = self.prev_close
+        if c > pc:
+            hit = [lv for lv in res if c > lv[UP] and pc <= lv[UP]]
+            if hit:
+                events = []
+                for lv in hit:
+                    res.remove(lv)
                     lv[BROKEN_AT] = t
                     lv[BROKEN_I] = i
                     self._add_broken(lv)
                     events.append(("break", lv))
-            for lv in list(self.sup):
-                p = lv[PRICE]
-                if c < p * (1.0 - tol) and pc >= p * (1.0 - tol):
-                    self.sup.remove(lv)
+        elif c < pc:
+            hit = [lv for lv in sup if c < lv[DN] and pc >= lv[DN]]
+            if hit:
+                events = []
+                for lv in hit:
+                    sup.remove(lv)
                     lv[BROKEN_AT] = t
                     lv[BROKEN_I] = i
                     self._add_broken(lv)
                     events.append(("break", lv))
         # retests of broken levels (not on the breaking bar itself)
-        for lv in list(self.broken):
-            if lv[BROKEN_I] == i:
-                continue
-            if i - lv[BROKEN_I] > self.retest_window:
-                self.broken.remove(lv)
-                continue
-            p = lv[PRICE]
-            if lv[KIND] == "resistance":
-                if c < p * (1.0 - tol):
-                    self.broken.remove(lv)
-                    events.append(("fail", lv))
-                elif lo <= p * (1.0 + tol) and c > p:
-                    self.broken.remove(lv)
-                    events.append(("retest", lv))
-            else:
-                if c > p * (1.0 + tol):
-                    self.broken.remove(lv)
-                    events.append(("fail", lv))
-                elif h >= p * (1.0 - tol) and c < p:
-                    self.broken.remove(lv)
-                    events.append(("retest", lv))
-        # swing points confirmed k bars late
-        win = self.win
-        win.append((t, h, lo))
-        k = self.k
-        if len(win) == 2 * k + 1:
-            tj, hj, lj = win[k]
-            is_high = True
-            is_low = True
-            for n, (_, hh, ll) in enumerate(win):
-                if n == k:
+        broken = self.broken
+        if broken:
+            window = self.retest_window
+            for lv in list(broken):
+                bi = lv[BROKEN_I]
+                if bi == i:
                     continue
-                if n < k:
-                    if hh >= hj:
-                        is_high = False
-                    if ll <= lj:
-                        is_low = False
+                if i - bi > window:
+                    broken.remove(lv)
+                    continue
+                if lv[KIND] == "resistance":
+                    if c < lv[DN]:
+                        ev = "fail"
+                    elif lo <= lv[UP] and c > lv[PRICE]:
+                        ev = "retest"
+                    else:
+                        continue
+                elif c > lv[UP]:
+                    ev = "fail"
+                elif h >= lv[DN] and c < lv[PRICE]:
+                    ev = "retest"
                 else:
-                    if hh > hj:
-                        is_high = False
-                    if ll < lj:
-                        is_low = False
-            if is_high:
-                self._touch(self.res, "resistance", hj, tj, events)
-            if is_low:
-                self._touch(self.sup, "support", lj, tj, events)
+                    continue
+                broken.remove(lv)
+                if events is _NO_EVENTS:
+                    events = []
+                events.append((ev, lv))
+        # swing points confirmed k bars late: the middle bar of the last 2k + 1
         self.prev_close = c
+        highs = self.highs
+        lows = self.lows
+        self.times.append(t)
+        highs.append(h)
+        lows.append(lo)
+        k = self.k
+        if len(highs) == 2 * k + 1:
+            hj = highs[k]
+            lj = lows[k]
+            # cheap necessary tests first: the current bar and the one before the middle
+            if hj >= h and hj > highs[k - 1]:
+                hs = list(highs)
+                if max(hs[:k]) < hj and max(hs[k + 1:]) <= hj:
+                    if events is _NO_EVENTS:
+                        events = []
+                    self._touch(res, "resistance", hj, self.times[k], events)
+            if lj <= lo and lj < lows[k - 1]:
+                ls = list(lows)
+                if min(ls[:k]) > lj and min(ls[k + 1:]) >= lj:
+                    if events is _NO_EVENTS:
+                        events = []
+                    self._touch(sup, "support", lj, self.times[k], events)
         return events
 
     def _add_broken(self, lv: list[Any]) -> None:
@@ -214,9 +236,21 @@ def check_level_params(name: str, p: Any) -> None:
         raise ValueError(f"detector {name}: max_levels, retest_window and min_touches must be >= 1")
 
 
+def level_of_row(row: list[float]) -> list[Any]:
+    """A level record from a :mod:`detectors.features.levels_kernel` output row, with
+    the types the streaming record has (ints for counts and times)."""
+    _, kind, price, touches, first, last, base_low, base_high, broken_at, broken_i, _ = row
+    return [price, "support" if kind else "resistance", int(touches), int(first), int(last), base_low,
+            base_high, 0.0, int(broken_at), int(broken_i)]
+
+
 class LevelDetectorBase(ExactStateMixin, Detector):
     """Shared plumbing of the level-based detectors: a :class:`LevelBook`, exact
-    undo/checkpoint, and a batch path that runs the same step in a loop."""
+    undo/checkpoint, and a batch path through the compiled book
+    (:mod:`detectors.features.levels_kernel`). Subclasses set ``_mode`` and implement
+    ``_on_bar`` (streaming) and ``_on_row`` (batch: one kernel row)."""
+
+    _mode: int
 
     def _make_book(self) -> LevelBook:
         p = self.params
@@ -245,40 +279,51 @@ class LevelDetectorBase(ExactStateMixin, Detector):
                 v: float) -> list[Signal]:
         raise NotImplementedError
 
+    def _on_row(self, meta: SeriesMeta, bars: BarArrays, row: list[float], extra: Any) -> Signal | None:
+        """The signal of one kernel row; ``extra`` is what :meth:`_batch_extra` returned."""
+        raise NotImplementedError
+
+    def _batch_extra(self, bars: BarArrays) -> Any:
+        """Whole-series inputs ``_on_row`` needs besides the levels (none by default)."""
+        return None
+
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
-        run = type(self)(**msgspec.to_builtins(self.params))
-        out: list[Signal] = []
-        on_bar = run._on_bar
-        for t, o, h, lo, c, v in zip(bars.open_time.tolist(), bars.open.tolist(), bars.high.tolist(),
-                                     bars.low.tolist(), bars.close.tolist(), bars.volume.tolist(),
-                                     strict=True):
-            sigs = on_bar(meta, t, o, h, lo, c, v)
-            if sigs:
-                out.extend(sigs)
-        return out
+        rows = level_rows(bars.open_time, bars.high, bars.low, bars.close, self.params, self._mode)
+        extra = self._batch_extra(bars)
+        on_row = self._on_row
+        out = [on_row(meta, bars, row, extra) for row in rows.tolist()]
+        return [sig for sig in out if sig is not None]
 
 
 class SupportResistance(LevelDetectorBase):
     name = "levels"
     version = "1.0.0"
     Params = LevelParams
+    _mode = MODE_LEVELS
 
     @property
     def warmup(self) -> int:
         return 2 * self.params.swing_window + 1
 
+    def _signal(self, meta: SeriesMeta | None, t: int, c: float, best: list[Any]) -> Signal:
+        f = level_features(best)
+        support = best[KIND] == "support"
+        return self.make_signal(meta, t, signal_type="SUPPORT_LEVEL" if support else "RESISTANCE_LEVEL",
+                                direction="bullish" if support else "bearish", score=f["strength"],
+                                price=c, features=f)
+
     def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
                 v: float) -> list[Signal]:
         events = self._book.update(t, h, lo, c)
+        if not events:
+            return []
         need = self.params.min_touches
         best = None
         for ev, lv in events:
-            if ev in ("touch", "new") and lv[TOUCHES] == need and (best is None or lv[KIND] == "support"):
+            if lv[TOUCHES] == need and (ev == "touch" or ev == "new") and (best is None or lv[KIND] == "support"):
                 best = lv
-        if best is None:
-            return []
-        f = level_features(best)
-        kind = "SUPPORT_LEVEL" if best[KIND] == "support" else "RESISTANCE_LEVEL"
-        direction = "bullish" if best[KIND] == "support" else "bearish"
-        return [self.make_signal(meta, t, signal_type=kind, direction=direction, score=f["strength"],
-                                 price=c, features=f)]
+        return [] if best is None else [self._signal(meta, t, c, best)]
+
+    def _on_row(self, meta: SeriesMeta, bars: BarArrays, row: list[float], extra: Any) -> Signal | None:
+        i = int(row[0])
+        return self._signal(meta, bars.open_time[i].item(), bars.close[i].item(), level_of_row(row))

@@ -20,7 +20,10 @@ Warm-up: ``2 * swing_window + 2`` bars (a level, then a break). Gaps: bars.
 
 from __future__ import annotations
 
-from detectors.base import SeriesMeta
+from typing import Any
+
+from detectors.base import BarArrays, SeriesMeta
+from detectors.features.levels_kernel import MODE_RETEST
 from detectors.levels import (
     BROKEN_AT,
     BROKEN_I,
@@ -30,6 +33,7 @@ from detectors.levels import (
     LevelDetectorBase,
     LevelParams,
     level_features,
+    level_of_row,
 )
 from detectors.records import Signal
 
@@ -38,27 +42,37 @@ class Retest(LevelDetectorBase):
     name = "retest"
     version = "1.0.0"
     Params = LevelParams
+    _mode = MODE_RETEST
 
     @property
     def warmup(self) -> int:
         return 2 * self.params.swing_window + 2
 
-    def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
-                v: float) -> list[Signal]:
+    def _signal(self, meta: SeriesMeta | None, t: int, i: int, c: float, best: list[Any]) -> Signal:
         p = self.params
-        book = self._book
-        events = book.update(t, h, lo, c)
-        hits = [lv for ev, lv in events if ev == "retest" and lv[TOUCHES] >= p.min_touches]
-        if not hits:
-            return []
-        best = max(hits, key=lambda lv: lv[TOUCHES])
         level = best[PRICE]
         scale = p.tolerance * level * 3.0
         hold = min(1.0, abs(c - level) / scale) if scale > 0 else 1.0
         f = level_features(best)
-        f.update(bars_since_break=book.i - best[BROKEN_I], broken_at=best[BROKEN_AT], hold=hold)
+        f.update(bars_since_break=i - best[BROKEN_I], broken_at=best[BROKEN_AT], hold=hold)
         was_resistance = best[KIND] == "resistance"
-        return [self.make_signal(
+        return self.make_signal(
             meta, t, signal_type="RETEST_SUPPORT" if was_resistance else "RETEST_RESISTANCE",
             direction="bullish" if was_resistance else "bearish",
-            score=50.0 + 30.0 * f["strength"] / 100.0 + 20.0 * hold, price=c, features=f)]
+            score=50.0 + 30.0 * f["strength"] / 100.0 + 20.0 * hold, price=c, features=f)
+
+    def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
+                v: float) -> list[Signal]:
+        book = self._book
+        events = book.update(t, h, lo, c)
+        if not events:
+            return []
+        need = self.params.min_touches
+        hits = [lv for ev, lv in events if ev == "retest" and lv[TOUCHES] >= need]
+        if not hits:
+            return []
+        return [self._signal(meta, t, book.i, c, max(hits, key=lambda lv: lv[TOUCHES]))]
+
+    def _on_row(self, meta: SeriesMeta, bars: BarArrays, row: list[float], extra: Any) -> Signal | None:
+        i = int(row[0])
+        return self._signal(meta, bars.open_time[i].item(), i, bars.close[i].item(), level_of_row(row))

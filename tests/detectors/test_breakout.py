@@ -131,6 +131,24 @@ def test_stream_equals_batch_on_real_candles(cls, name):
     assert assert_stream_equals_batch(cls, real(name))
 
 
+EDGE_PARAMS = [
+    # two levels per book: evictions and a full broken book all the time
+    {"max_levels": 2, "retest_window": 3, "min_touches": 1},
+    {"swing_window": 1, "tolerance": 0.0, "min_touches": 1},
+    {"swing_window": 5, "tolerance": 0.01, "max_levels": 3, "min_touches": 3},
+]
+
+
+@pytest.mark.parametrize("cls", [SupportResistance, Breakout, Retest])
+@pytest.mark.parametrize("params", EDGE_PARAMS, ids=["tiny_books", "k1_tol0", "k5_wide"])
+def test_compiled_book_equals_streaming_book_with_edge_parameters(cls, params):
+    """The batch path runs the compiled level book; every rule (evictions, the
+    broken-book limit, zero tolerance, wide windows) must match the streaming book."""
+    df = real("ftx_perp_1m").iloc[:6000].reset_index(drop=True)
+    sigs = assert_stream_equals_batch(lambda: cls(**params), df)
+    assert len(sigs) > 10
+
+
 @pytest.mark.parametrize("cls", [Breakout, Retest])
 def test_correction_and_checkpoint_are_exact(cls):
     df = real("ftx_perp_1m").iloc[:3000].reset_index(drop=True)
