@@ -8,7 +8,7 @@ arrays of different lengths raise ``ValueError`` naming the argument.
 * :func:`quote_volume_24h` - sum of quote volume over the bars whose open time is
   within the 24 hours ending at the last bar's close. Without a quote-volume
   column it is approximated as ``close * volume`` per bar.
-* :func:`atr_pct` - ATR (Wilder, TA-Lib seeding) of the last bar as a percentage
+* :func:`atr_pct` - ATR (:func:`detectors.indicators.atr`: Wilder, TA-Lib seeding) of the last bar as a percentage
   of its close; call it on 5m and on 15m candles (:func:`resample` builds 15m
   from 5m, UTC-aligned) for the "ATR% on 5m and 15m" columns.
 * :func:`bb_width_pct` - Bollinger width ``(upper - lower) / middle * 100`` of the
@@ -27,6 +27,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
+from detectors.indicators.atr import atr
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -53,26 +55,15 @@ def quote_volume_24h(open_time: np.ndarray, close: np.ndarray, volume: np.ndarra
     return float(np.nansum(qv[mask]))
 
 
-def _wilder_atr_last(h: np.ndarray, lo: np.ndarray, c: np.ndarray, period: int) -> float:
-    n = len(c)
-    if n <= period:
-        return math.nan
-    pc = c[:-1]
-    tr = np.maximum(h[1:] - lo[1:], np.maximum(np.abs(h[1:] - pc), np.abs(lo[1:] - pc)))
-    atr = float(tr[:period].sum()) / period
-    k = period - 1
-    for x in tr[period:].tolist():
-        atr = (atr * k + x) / period
-    return atr
-
-
 def atr_pct(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int = 14) -> float:
     c = np.asarray(close, dtype=np.float64)
     n = len(c)
     h = _check("high", n, high).astype(np.float64)
     lo = _check("low", n, low).astype(np.float64)
-    atr = _wilder_atr_last(h, lo, c, period)
-    return 100.0 * atr / float(c[-1]) if not math.isnan(atr) else math.nan
+    if n <= period:
+        return math.nan
+    last = float(atr(h, lo, c, period)[-1])  # the project's one Wilder ATR (TA-Lib seeding)
+    return 100.0 * last / float(c[-1])
 
 
 def bb_width_pct(close: np.ndarray, period: int = 20, dev: float = 2.0) -> float:
