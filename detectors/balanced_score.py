@@ -50,7 +50,7 @@ from detectors.features.momentum import (
 from detectors.features.reversion import (
     check_reversion_params,
     reversion_features,
-    reversion_may_score,
+    reversion_votes_bound,
     reversion_warmup,
     score_reversion,
 )
@@ -170,17 +170,17 @@ class BalancedScore(SnapshotDetector):
         p = self.params
         rin = None
         if not p.emit_neutral:
-            # skip bars where nothing but NEUTRAL is reachable, from upper bounds of both
-            # scores (exact: see ``reversion_may_score`` and ``momentum_score_bound``;
+            # skip bars where nothing but NEUTRAL is reachable, from exact upper bounds of
+            # both scores (``reversion_votes_bound``, ``momentum_score_bound``);
             # ``combined <= w * m_ub + (1 - w) * r_ub`` holds in floats too, rounding
-            # being monotonic)
+            # being monotonic
             closes = s.closes
-            if reversion_may_score(p, s.up, s.down, c, closes[-p.gain_bars - 1], s.rsi_value):
+            move_pct = (c / closes[-p.gain_bars - 1] - 1.0) * 100.0
+            r_ub = 25.0 * reversion_votes_bound(p, s.up, s.down, move_pct, s.rsi_value)
+            if r_ub >= p.reversion_candidate:  # tighten it: the exact votes
                 rin = s.reversion_inputs()
                 bear, bull = score_reversion(p, *rin)[:2]
                 r_ub = 25.0 * (bear if bear > bull else bull)
-            else:
-                r_ub = 25.0  # at most the volume vote
             if r_ub < p.reversion_candidate:
                 change = (c / closes[-p.change_bars - 1] - 1.0) * 100.0
                 m_ub = momentum_score_bound(change, bar.volume / s.mean, p.score_scale)

@@ -146,12 +146,11 @@ class Breakout(LevelDetectorBase):
     def _batch_extra(self, bars: BarArrays) -> Any:
         return atr(bars.high, bars.low, bars.close, self.params.atr_period)
 
-    def _on_row(self, meta: SeriesMeta, bars: BarArrays, row: list[float], extra: Any) -> Signal | None:
-        i = int(row[0])
+    def _on_row(self, meta: SeriesMeta, bars: BarArrays, i: int, t: int, c: float, row: list[float],
+                extra: Any) -> Signal | None:
         if i < self._first_signal_bar:
             return None
         W = self.params.volume_window
         vol_mean = seq_sum(bars.volume[i - W:i].tolist()) / W if i >= W else math.nan
-        return self._confirm(meta, bars.open_time[i].item(), level_of_row(row), int(row[10]), bars.high[i].item(),
-                             bars.low[i].item(), bars.close[i].item(), bars.volume[i].item(),
-                             bars.close[i - 1].item(), vol_mean, extra[i - 1].item())
+        return self._confirm(meta, t, level_of_row(row), int(row[10]), bars.high[i].item(), bars.low[i].item(),
+                             c, bars.volume[i].item(), bars.close[i - 1].item(), vol_mean, extra[i - 1].item())

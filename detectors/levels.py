@@ -38,6 +38,7 @@ from collections import deque
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from detectors.base import Bar, BarArrays, Detector, SeriesMeta
 from detectors.features.levels_kernel import MODE_LEVELS, level_rows
@@ -279,8 +280,10 @@ class LevelDetectorBase(ExactStateMixin, Detector):
                 v: float) -> list[Signal]:
         raise NotImplementedError
 
-    def _on_row(self, meta: SeriesMeta, bars: BarArrays, row: list[float], extra: Any) -> Signal | None:
-        """The signal of one kernel row; ``extra`` is what :meth:`_batch_extra` returned."""
+    def _on_row(self, meta: SeriesMeta, bars: BarArrays, i: int, t: int, c: float, row: list[float],
+                extra: Any) -> Signal | None:
+        """The signal of one kernel row (bar ``i``, open time ``t``, close ``c``);
+        ``extra`` is what :meth:`_batch_extra` returned."""
         raise NotImplementedError
 
     def _batch_extra(self, bars: BarArrays) -> Any:
@@ -289,9 +292,11 @@ class LevelDetectorBase(ExactStateMixin, Detector):
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         rows = level_rows(bars.open_time, bars.high, bars.low, bars.close, self.params, self._mode)
+        idx = rows[:, 0].astype(np.int64)
         extra = self._batch_extra(bars)
         on_row = self._on_row
-        out = [on_row(meta, bars, row, extra) for row in rows.tolist()]
+        out = [on_row(meta, bars, i, t, c, row, extra) for i, t, c, row in zip(
+            idx.tolist(), bars.open_time[idx].tolist(), bars.close[idx].tolist(), rows.tolist(), strict=True)]
         return [sig for sig in out if sig is not None]
 
 
@@ -324,6 +329,6 @@ class SupportResistance(LevelDetectorBase):
                 best = lv
         return [] if best is None else [self._signal(meta, t, c, best)]
 
-    def _on_row(self, meta: SeriesMeta, bars: BarArrays, row: list[float], extra: Any) -> Signal | None:
-        i = int(row[0])
-        return self._signal(meta, bars.open_time[i].item(), bars.close[i].item(), level_of_row(row))
+    def _on_row(self, meta: SeriesMeta, bars: BarArrays, i: int, t: int, c: float, row: list[float],
+                extra: Any) -> Signal | None:
+        return self._signal(meta, t, c, level_of_row(row))

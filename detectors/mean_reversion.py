@@ -28,7 +28,7 @@ from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.reversion import (
     check_reversion_params,
     reversion_features,
-    reversion_may_score,
+    reversion_votes_bound,
     reversion_warmup,
     score_reversion,
 )
@@ -96,9 +96,9 @@ class MeanReversion(SnapshotDetector):
         s.update(bar.open, bar.close, bar.volume)
         if s.t < s.rev_warm:
             return []
-        if self._min_votes > 1 and not reversion_may_score(
-                self.params, s.up, s.down, bar.close, s.close_ago(s.gain_bars), s.rsi_value):
-            return []
+        move_pct = (bar.close / s.closes[-s.gain_bars - 1] - 1.0) * 100.0
+        if reversion_votes_bound(self.params, s.up, s.down, move_pct, s.rsi_value) < self._min_votes:
+            return []  # cannot reach min_score even with the volume vote
         sig = self._emit(self.meta, bar.open_time, s.reversion_inputs())
         return [] if sig is None else [sig]
 

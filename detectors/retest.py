@@ -73,6 +73,6 @@ class Retest(LevelDetectorBase):
             return []
         return [self._signal(meta, t, book.i, c, max(hits, key=lambda lv: lv[TOUCHES]))]
 
-    def _on_row(self, meta: SeriesMeta, bars: BarArrays, row: list[float], extra: Any) -> Signal | None:
-        i = int(row[0])
-        return self._signal(meta, bars.open_time[i].item(), i, bars.close[i].item(), level_of_row(row))
+    def _on_row(self, meta: SeriesMeta, bars: BarArrays, i: int, t: int, c: float, row: list[float],
+                extra: Any) -> Signal | None:
+        return self._signal(meta, t, i, c, level_of_row(row))

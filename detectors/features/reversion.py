@@ -21,9 +21,9 @@ gain_bars)`` bars precede ``t``; before that the score is 0 and nothing is emitt
 
 The inputs (streaks, mean and peak volume, the close ``gain_bars`` ago, RSI from
 :mod:`detectors.indicators.rsi`) are computed per bar by
-:mod:`detectors.features.scanner`. :func:`reversion_may_score` is an exact shortcut:
-the volume factor is the only one that needs no streak, move or RSI extreme, so a
-bar without any of those has at most one vote.
+:mod:`detectors.features.scanner`. :func:`reversion_votes_bound` is an exact
+shortcut for the streaming path: it counts the cheap votes and assumes the volume
+vote, whose mean and peak volume are the costly inputs.
 """
 
 from __future__ import annotations
@@ -102,13 +102,14 @@ def score_reversion(p: ReversionParams, close: float, volume: float, up: int, do
     return bear, bull, move_pct, mom, vol, gain, ext
 
 
-def reversion_may_score(p: ReversionParams, up: int, down: int, close: float, close_ago: float,
-                        rsi: float) -> bool:
-    """False when the bar has at most one vote (only the volume factor can hold)."""
-    if up >= p.streak_min or down >= p.streak_min or rsi > p.rsi_overbought or rsi < p.rsi_oversold:
-        return True
-    move_pct = (close / close_ago - 1.0) * 100.0
-    return move_pct >= p.gain_pct or move_pct <= -p.gain_pct
+def reversion_votes_bound(p: ReversionParams, up: int, down: int, move_pct: float, rsi: float) -> int:
+    """At least the larger side's votes (so ``25 *`` this bounds ``reversion_score``):
+    the streak, move and RSI votes exactly, plus one for the volume factor, whose
+    mean and peak volume are the costly inputs. Each factor votes for one side at
+    most (``up`` and ``down`` are never both positive; the thresholds are ordered)."""
+    bear = (up >= p.streak_min) + (move_pct >= p.gain_pct) + (rsi > p.rsi_overbought)
+    bull = (down >= p.streak_min) + (move_pct <= -p.gain_pct) + (rsi < p.rsi_oversold)
+    return (bear if bear > bull else bull) + 1
 
 
 def reversion_features(p: ReversionParams, close: float, volume: float, up: int, down: int,

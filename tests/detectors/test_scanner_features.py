@@ -13,7 +13,7 @@ from detectors.balanced_score import BalancedScoreParams
 from detectors.base import frame_to_arrays
 from detectors.features.clustering import cluster_metrics
 from detectors.features.momentum import score_momentum
-from detectors.features.reversion import reversion_may_score, score_reversion
+from detectors.features.reversion import reversion_votes_bound, score_reversion
 from detectors.features.scanner import ScannerState, scanner_series
 
 pytestmark = pytest.mark.unit
@@ -65,8 +65,9 @@ def test_streaming_state_equals_batch_series_on_every_bar(series: str, params: s
             assert inputs == arr.reversion_rows(idx)[0], i
             bear, bull = score_reversion(p, *inputs)[:2]
             assert (25.0 * max(bear, bull), np.sign(bull - bear)) == (rs[i], rsign[i]), i
-            if max(bear, bull) >= 2:  # the shortcut never hides a bar with two votes
-                assert reversion_may_score(p, inputs[2], inputs[3], c, inputs[6], inputs[7]), i
+            # the streaming shortcut bounds the votes from above
+            move_pct = (c / inputs[6] - 1.0) * 100.0
+            assert reversion_votes_bound(p, inputs[2], inputs[3], move_pct, inputs[7]) >= max(bear, bull), i
             seen["reversion"] += max(bear, bull) >= 2
     assert all(seen.values()), f"the series did not exercise every feature: {seen}"
 
