@@ -143,6 +143,7 @@ class Connector:
         self._backfills: asyncio.Queue[_BackfillJob] = asyncio.Queue()
         self._initial_symbols = list(dict.fromkeys(symbols))
         self._stopped = asyncio.Event()
+        self.failure: BaseException | None = None  # what ended a connection task (e.g. PublishError)
         self._started = False
         self._symbol_lock = asyncio.Lock()
         lim = venue.limits
@@ -151,9 +152,13 @@ class Connector:
 
     # ---- lifecycle -------------------------------------------------------
     async def run(self) -> None:
-        """Start streaming and return when :meth:`stop` is called."""
+        """Start streaming and return when :meth:`stop` is called; raise what
+        ended a connection task instead (e.g. ``PublishError``: the broker does
+        not take records), so the process fails loudly rather than idles."""
         await self.start()
         await self._stopped.wait()
+        if self.failure is not None:
+            raise self.failure
 
     async def start(self) -> None:
         if self._started:
@@ -233,7 +238,16 @@ class Connector:
     def _start_connection(self, conn: WsConnection) -> None:
         task = asyncio.create_task(conn.run(), name=conn.name)
         self._tasks[conn] = task
-        task.add_done_callback(lambda t, c=conn: self._tasks.pop(c, None))  # type: ignore[misc]
+        task.add_done_callback(lambda t, c=conn: self._connection_done(c, t))  # type: ignore[misc]
+
+    def _connection_done(self, conn: WsConnection, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(conn, None)
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("%s: connection task failed: %r; the connector stops", conn.name, exc, exc_info=exc)
+        self.failure = self.failure or exc
+        self._stopped.set()
 
     # ---- ConnectionHandler -----------------------------------------------
     def on_connected(self, conn: WsConnection, *, reconnect: bool) -> None:

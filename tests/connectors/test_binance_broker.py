@@ -1,24 +1,35 @@
 """On the embedded broker: a symbol added through control.subscriptions starts
 streaming without a restart, and after a forced disconnect md.candles.1m holds
-every candle exactly once."""
+every candle exactly once; trades reach md.ticks once each, in order, one
+partition per symbol; a broker that stops taking records ends Connector.run
+with PublishError instead of leaving a connector that drops what it reads."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import uuid
+from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
 
 from connectors.base import CcxtRest, Connector, KafkaPublisher, VenueConfig
+from connectors.base.publish import PublishError
 from connectors.binance import BinanceSpotVenue
 from connectors.control import SubscriptionFollower, subscription_record
+from scanflow.brokers.base import free_port
+from scanflow.brokers.embedded import EmbeddedBroker
 from streams import topics
 from streams.kafka import create_topics
-from streams.records import Candle
+from streams.records import Candle, Tick
 from tests.connectors.test_binance_connector import fast_options, play, real_candles
+from tests.connectors.test_publish import short_timeouts, stop_within
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -90,3 +101,93 @@ async def test_control_topic_and_disconnect_on_broker(embedded_broker: str, fake
         assert [c.open_time for c in mine] == [r.open_time for r in rows], sym
     assert conn.stats.reconnects >= 1 and conn.stats.subscription_changes == 2
     assert fake.connections_accepted == 2  # the control change reused the live connection
+
+
+async def test_trades_reach_the_broker_once_in_order_one_partition_per_symbol(embedded_broker: str,
+                                                                               fake_binance: Any) -> None:
+    bootstrap = embedded_broker
+    await create_topics(bootstrap, topics.topic_specs())
+    tag = uuid.uuid4().hex[:6].upper()
+    bases = [f"T{i}{tag}" for i in range(6)]
+    fake = await fake_binance("spot")
+    natives = [fake.list_symbol(b, "USDT") for b in bases]
+    venue = BinanceSpotVenue(VenueConfig(fake.ws_url, fake.rest_url, channels=("trades",)))
+    rest = CcxtRest(venue)
+    await rest.load_markets()
+    pub = KafkaPublisher(bootstrap)
+    await pub.start()
+    conn = Connector(venue, pub, rest, [f"{b}/USDT" for b in bases], options=fast_options(), clock=fake.now_ms)
+    await conn.start()
+    sent: dict[str, list[str]] = defaultdict(list)
+    try:
+        await fake.wait_until(lambda: all(fake.subscribers(s) for b in bases for s in venue.streams_for(f"{b}/USDT")))
+        for i in range(200):
+            for b, native in zip(bases, natives, strict=True):
+                stream, payload = fake.trade_payload(native, 100.0 + i, 0.5, 1_700_000_000_000 + i, i % 2 == 0)
+                sent[f"{b}/USDT"].append(str(payload["t"]))
+                await fake.publish(stream, payload)
+        await fake.wait_until(lambda: conn.stats.ticks >= 1200, timeout=30)
+    finally:
+        await conn.stop()
+        await pub.stop()
+        await rest.close()
+    keys = {topics.market_key("binance", "spot", s).encode(): s for s in sent}
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    got: dict[str, list[str]] = defaultdict(list)
+    where: dict[str, set[int]] = defaultdict(set)
+    dec = msgspec.json.Decoder(Tick)
+    try:
+        parts = sorted(consumer.partitions_for_topic(topics.TICKS) or set())
+        tps = [TopicPartition(topics.TICKS, p) for p in parts]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = asyncio.get_running_loop().time() + 30
+        while sum(map(len, got.values())) < 1200 and asyncio.get_running_loop().time() < deadline:
+            for tp, recs in (await consumer.getmany(timeout_ms=300)).items():
+                for r in recs:
+                    if r.key in keys:
+                        got[keys[r.key]].append(dec.decode(r.value).trade_id)
+                        where[keys[r.key]].add(tp.partition)
+    finally:
+        await consumer.stop()
+    assert dict(got) == dict(sent)  # every trade once, in the order the exchange sent it
+    partitioner = DefaultPartitioner()
+    assert {s: sorted(p) for s, p in where.items()} == {
+        s: [partitioner(k, parts, parts)] for k, s in keys.items()}
+
+
+async def test_a_broker_that_stops_taking_records_ends_the_connector_run(tmp_path: Path, fake_binance: Any) -> None:
+    broker = EmbeddedBroker(tmp_path / "broker", free_port(), die_with=os.getpid())
+    broker.start()
+    fake = await fake_binance("spot")
+    native = fake.list_symbol("GONE", "USDT")
+    venue = BinanceSpotVenue(VenueConfig(fake.ws_url, fake.rest_url, channels=("trades",)))
+    rest = CcxtRest(venue)
+    pub = KafkaPublisher(broker.bootstrap, producer_factory=short_timeouts, retry_for_s=1.0)
+    conn = Connector(venue, pub, rest, ["GONE/USDT"], options=fast_options(), clock=fake.now_ms)
+    try:
+        await create_topics(broker.bootstrap, topics.topic_specs())
+        await rest.load_markets()
+        await pub.start()
+        run = asyncio.create_task(conn.run())
+        await fake.wait_until(lambda: all(fake.subscribers(s) for s in venue.streams_for("GONE/USDT")))
+        await fake.publish(*fake.trade_payload(native, 1.0, 1.0, 1_700_000_000_000, True))
+        await fake.wait_until(lambda: pub.stats.records_acked == 1)
+        broker.stop()
+        for i in range(600):  # the exchange keeps sending; the connector must not keep swallowing
+            if run.done():
+                break
+            await fake.publish(*fake.trade_payload(native, 1.0, 1.0, 1_700_000_000_001 + i, True))
+            await asyncio.sleep(0.05)
+        with pytest.raises(PublishError, match="not delivered"):
+            await asyncio.wait_for(run, 5)
+        assert isinstance(conn.failure, PublishError)
+        with pytest.raises(PublishError):
+            await conn.stop()  # its final flush reports the same failure
+    finally:
+        with contextlib.suppress(PublishError):
+            await conn.stop()
+        await stop_within(pub)
+        await rest.close()
+        broker.stop()
