@@ -33,6 +33,38 @@ N_COUNTS = 9
 
 
 @kernel
+def trailing_mean_into(v: np.ndarray, W: int, out: np.ndarray) -> None:
+    """``out[t]`` = the sum of ``v[t-W:t]`` added oldest first from 0.0, over ``W``;
+    NaN for ``t < W``. Four windows at a time: their sums are independent, so the
+    CPU overlaps them, and each keeps its own order."""
+    n = len(v)
+    for t in range(min(W, n)):
+        out[t] = math.nan
+    t = W
+    while t + 3 < n:
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for k in range(t - W, t):
+            s0 += v[k]
+            s1 += v[k + 1]
+            s2 += v[k + 2]
+            s3 += v[k + 3]
+        out[t] = s0 / W
+        out[t + 1] = s1 / W
+        out[t + 2] = s2 / W
+        out[t + 3] = s3 / W
+        t += 4
+    while t < n:
+        s = 0.0
+        for k in range(t - W, t):
+            s += v[k]
+        out[t] = s / W
+        t += 1
+
+
+@kernel
 def scanner_kernel(o: np.ndarray, c: np.ndarray, v: np.ndarray, rsi: np.ndarray, ip: np.ndarray,
                    fp: np.ndarray, mean: np.ndarray, counts: np.ndarray, trend: np.ndarray,
                    strength: np.ndarray, mscore: np.ndarray, msign: np.ndarray, streak: np.ndarray,
@@ -62,9 +94,10 @@ def scanner_kernel(o: np.ndarray, c: np.ndarray, v: np.ndarray, rsi: np.ndarray,
     rsi_ob = fp[FP_RSI_OB]
     rsi_os = fp[FP_RSI_OS]
 
-    hvs = np.zeros(n, dtype=np.int64)
-    starts = np.zeros(n, dtype=np.int64)
-    follow = np.zeros(n, dtype=np.int64)
+    nc = n if do_cluster else 0
+    hvs = np.zeros(nc, dtype=np.int64)
+    starts = np.zeros(nc, dtype=np.int64)
+    follow = np.zeros(nc, dtype=np.int64)
     hv_n = np.zeros(3, dtype=np.int64)  # indexed by direction: [_, bull, bear] via 1 / -1
     st_n = np.zeros(3, dtype=np.int64)
     ft = np.zeros(3, dtype=np.int64)
@@ -73,16 +106,11 @@ def scanner_kernel(o: np.ndarray, c: np.ndarray, v: np.ndarray, rsi: np.ndarray,
     first = 0
     up = 0
     down = 0
+    trailing_mean_into(v, W, mean)
     for t in range(n):
         ct = c[t]
         vt = v[t]
-        m = math.nan
-        if t >= W:
-            s = 0.0
-            for k in range(t - W, t):
-                s += v[k]
-            m = s / W
-        mean[t] = m
+        m = mean[t]
         if do_cluster:
             hv = 0
             if t >= W and vt > 0.0 and ct != o[t] and vt >= hv_mult * m:
@@ -173,48 +201,54 @@ def scanner_kernel(o: np.ndarray, c: np.ndarray, v: np.ndarray, rsi: np.ndarray,
                 sc = x if x < 100.0 else 100.0
             mscore[t] = sc
             msign[t] = sgn
-        if do_reversion:
-            if t > 0 and ct > c[t - 1]:
-                up += 1
-                down = 0
-            elif t > 0 and ct < c[t - 1]:
-                down += 1
-                up = 0
-            else:
-                up = 0
-                down = 0
-            streak[t, 0] = up
-            streak[t, 1] = down
-            if t >= rev_warm:
-                pk = v[t - P]
-                for k in range(t - P + 1, t):
-                    if v[k] > pk:
-                        pk = v[k]
-                peak[t] = pk
-                move = (ct / c[t - gain_bars] - 1.0) * 100.0
-                bear = 0
-                bull = 0
-                if up >= streak_min:
+    if not do_reversion:
+        return
+    # reversion in a second pass: two short loops compile to faster code than one long one
+    for t in range(n):
+        ct = c[t]
+        vt = v[t]
+        m = mean[t]
+        if t > 0 and ct > c[t - 1]:
+            up += 1
+            down = 0
+        elif t > 0 and ct < c[t - 1]:
+            down += 1
+            up = 0
+        else:
+            up = 0
+            down = 0
+        streak[t, 0] = up
+        streak[t, 1] = down
+        if t >= rev_warm:
+            pk = v[t - P]
+            for k in range(t - P + 1, t):
+                if v[k] > pk:
+                    pk = v[k]
+            peak[t] = pk
+            move = (ct / c[t - gain_bars] - 1.0) * 100.0
+            bear = 0
+            bull = 0
+            if up >= streak_min:
+                bear += 1
+            elif down >= streak_min:
+                bull += 1
+            if pk >= vol_mult * m and pk > 0.0 and vt <= (1.0 - vol_decline) * pk:
+                if move > 0.0:
                     bear += 1
-                elif down >= streak_min:
+                elif move < 0.0:
                     bull += 1
-                if pk >= vol_mult * m and pk > 0.0 and vt <= (1.0 - vol_decline) * pk:
-                    if move > 0.0:
-                        bear += 1
-                    elif move < 0.0:
-                        bull += 1
-                if move >= gain_pct:
-                    bear += 1
-                elif move <= -gain_pct:
-                    bull += 1
-                r = rsi[t]
-                if r > rsi_ob:
-                    bear += 1
-                elif r < rsi_os:
-                    bull += 1
-                votes[t, 0] = bear
-                votes[t, 1] = bull
-            else:
-                peak[t] = math.nan
-                votes[t, 0] = 0
-                votes[t, 1] = 0
+            if move >= gain_pct:
+                bear += 1
+            elif move <= -gain_pct:
+                bull += 1
+            r = rsi[t]
+            if r > rsi_ob:
+                bear += 1
+            elif r < rsi_os:
+                bull += 1
+            votes[t, 0] = bear
+            votes[t, 1] = bull
+        else:
+            peak[t] = math.nan
+            votes[t, 0] = 0
+            votes[t, 1] = 0
