@@ -266,14 +266,15 @@ class ScannerSeries:
         nr = n if reversion else 0
         self.rsi = rsi(c, p.rsi_period) if reversion else np.empty(0)
         self.mean = np.empty(n)
-        self.counts_ = np.zeros((nc, K.N_COUNTS), dtype=np.int64)
-        self.trend = np.zeros(nc, dtype=np.int64)
-        self.strength = np.zeros(nc)
-        self.mscore = np.zeros(nm)
-        self.msign = np.zeros(nm, dtype=np.int64)
-        self.streak = np.zeros((nr, 2), dtype=np.int64)
+        # every row of these is written by the kernel
+        self.counts_ = np.empty((nc, K.N_COUNTS), dtype=np.int64)
+        self.trend = np.empty(nc, dtype=np.int64)
+        self.strength = np.empty(nc)
+        self.mscore = np.empty(nm)
+        self.msign = np.empty(nm, dtype=np.int64)
+        self.streak = np.empty((nr, 2), dtype=np.int64)
         self.peak = np.empty(nr)
-        self.votes = np.zeros((nr, 2), dtype=np.int64)
+        self.votes = np.empty((nr, 2), dtype=np.int64)
         K.scanner_kernel(o, c, v, self.rsi, ip, fp, self.mean, self.counts_, self.trend, self.strength,
                          self.mscore, self.msign, self.streak, self.peak, self.votes)
         self.change_bars = p.change_bars if momentum else 0
