@@ -28,9 +28,11 @@ from collections import deque
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from detectors.base import BarArrays, SeriesMeta
 from detectors.features.levels_kernel import MODE_BREAKOUT
+from detectors.features.scanner_kernel import trailing_mean_into
 from detectors.features.window import seq_sum
 from detectors.indicators.atr import ATR, atr
 from detectors.levels import (
@@ -144,13 +146,17 @@ class Breakout(LevelDetectorBase):
         return [] if sig is None else [sig]
 
     def _batch_extra(self, bars: BarArrays) -> Any:
-        return atr(bars.high, bars.low, bars.close, self.params.atr_period)
+        """(ATR, mean volume of the ``volume_window`` bars before) for every bar."""
+        p = self.params
+        vol_mean = np.empty(len(bars))
+        trailing_mean_into(bars.volume, p.volume_window, vol_mean)  # the streaming seq_sum's order
+        return atr(bars.high, bars.low, bars.close, p.atr_period), vol_mean
 
     def _on_row(self, meta: SeriesMeta, bars: BarArrays, i: int, t: int, c: float, row: list[float],
                 extra: Any) -> Signal | None:
         if i < self._first_signal_bar:
             return None
-        W = self.params.volume_window
-        vol_mean = seq_sum(bars.volume[i - W:i].tolist()) / W if i >= W else math.nan
+        atr_series, vol_mean = extra
         return self._confirm(meta, t, level_of_row(row), int(row[10]), bars.high[i].item(), bars.low[i].item(),
-                             c, bars.volume[i].item(), bars.close[i - 1].item(), vol_mean, extra[i - 1].item())
+                             c, bars.volume[i].item(), bars.close[i - 1].item(), vol_mean[i].item(),
+                             atr_series[i - 1].item())
