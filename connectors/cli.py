@@ -56,10 +56,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"unknown venue {venue!r}; known: {', '.join(venue_names())}", err=True)
             raise typer.Exit(2) from None
         s = _settings()
-        asyncio.run(_connect(v, s.bootstrap, top=top, quote=quote, min_quote_volume=min_quote_volume,
-                             symbols=_split(symbols), allow=_split(allow), deny=_split(deny),
-                             follow_control=follow_control, audit_interval=audit_interval,
-                             stats_interval=stats_interval))
+        rc = asyncio.run(_connect(v, s.bootstrap, top=top, quote=quote, min_quote_volume=min_quote_volume,
+                                  symbols=_split(symbols), allow=_split(allow), deny=_split(deny),
+                                  follow_control=follow_control, audit_interval=audit_interval,
+                                  stats_interval=stats_interval))
+        if rc:
+            raise typer.Exit(rc)
 
     @app.command("backfill")
     def backfill(
@@ -93,8 +95,11 @@ def register(app: typer.Typer) -> None:
 
 async def _connect(venue: Any, bootstrap: str, *, top: int, quote: str, min_quote_volume: float,
                    symbols: list[str], allow: list[str], deny: list[str], follow_control: bool,
-                   audit_interval: float, stats_interval: float) -> None:
+                   audit_interval: float, stats_interval: float) -> int:
+    """Stream until SIGINT/SIGTERM (exit code 0) or until the connector fails, e.g.
+    the broker stops taking records (exit code 1, with the reason logged)."""
     from connectors.base import CcxtRest, Connector, ConnectorOptions, KafkaPublisher
+    from connectors.base.publish import PublishError
     from connectors.control import SubscriptionFollower
     from connectors.universe import UniverseRules, load_universe
     from streams.kafka import create_topics, wait_for_broker
@@ -120,7 +125,7 @@ async def _connect(venue: Any, bootstrap: str, *, top: int, quote: str, min_quot
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await connector.start()
+    runner = asyncio.create_task(connector.run(), name="connector")
     tasks = []
     if follow_control:
         tasks.append(asyncio.create_task(SubscriptionFollower(connector).run(bootstrap)))
@@ -131,15 +136,31 @@ async def _connect(venue: Any, bootstrap: str, *, top: int, quote: str, min_quot
             log.info("%s: %s", venue.name, connector.stats.snapshot())
 
     tasks.append(asyncio.create_task(report()))
+    stopper = asyncio.create_task(stop.wait())
+    failure: BaseException | None = None
     try:
-        await stop.wait()
+        # until Ctrl-C / SIGTERM, or until the connector fails (e.g. the broker
+        # stops taking records): then exit non-zero instead of idling
+        await asyncio.wait({stopper, runner}, return_when=asyncio.FIRST_COMPLETED)
+        if runner.done() and not runner.cancelled():
+            failure = runner.exception()
     finally:
-        for t in tasks:
+        for t in (*tasks, stopper):
             t.cancel()
-        await connector.stop()
-        await publisher.stop()
+        try:
+            await connector.stop()  # its final flush reports a publisher failure too
+        except PublishError as exc:
+            failure = failure or exc
+        if not runner.done():
+            runner.cancel()
+        with contextlib.suppress(PublishError):
+            await publisher.stop()
         await rest.close()
         log.info("%s: stopped; %s", venue.name, connector.stats.snapshot())
+    if failure is not None:
+        log.error("%s: connector failed: %s", venue.name, failure)
+        return 1
+    return 0
 
 
 async def _backfill(venue: Any, symbols: list[str], since: int, until: int | None, tf: str, lake_dir: Path,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import uuid
 from collections import defaultdict
@@ -190,4 +191,48 @@ async def test_a_broker_that_stops_taking_records_ends_the_connector_run(tmp_pat
             await conn.stop()
         await stop_within(pub)
         await rest.close()
+        broker.stop()
+
+
+async def test_scanflow_connect_exits_non_zero_when_the_broker_stops_taking_records(
+        tmp_path: Path, fake_binance: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """What `scanflow connect` runs: a failed publisher ends the command with exit
+    code 1 (and says why) instead of leaving a process that idles forever."""
+    import connectors.base
+    from connectors.cli import _connect
+
+    made: list[KafkaPublisher] = []
+
+    class QuickToGiveUp(KafkaPublisher):  # the real publisher, with short timeouts
+        def __init__(self, bootstrap: str, **kw: Any) -> None:
+            super().__init__(bootstrap, producer_factory=short_timeouts, retry_for_s=1.0)
+            made.append(self)
+
+    monkeypatch.setattr(connectors.base, "KafkaPublisher", QuickToGiveUp)
+    broker = EmbeddedBroker(tmp_path / "broker", free_port(), die_with=os.getpid())
+    broker.start()
+    fake = await fake_binance("spot")
+    native = fake.list_symbol("GONE", "USDT")
+    venue = BinanceSpotVenue(VenueConfig(fake.ws_url, fake.rest_url, channels=("trades",)))
+    cmd = asyncio.create_task(_connect(venue, broker.bootstrap, top=0, quote="USDT", min_quote_volume=0.0,
+                                       symbols=["GONE/USDT"], allow=[], deny=[], follow_control=False,
+                                       audit_interval=0.0, stats_interval=60.0))
+    try:
+        await fake.wait_until(lambda: all(fake.subscribers(s) for s in venue.streams_for("GONE/USDT")), timeout=60)
+        await fake.publish(*fake.trade_payload(native, 1.0, 1.0, 1_700_000_000_000, True))
+        await fake.wait_until(lambda: made and made[0].stats.records_acked == 1)
+        broker.stop()
+        with caplog.at_level(logging.ERROR, logger="scanflow"):
+            for i in range(600):
+                if cmd.done():
+                    break
+                await fake.publish(*fake.trade_payload(native, 1.0, 1.0, 1_700_000_000_001 + i, True))
+                await asyncio.sleep(0.05)
+            assert await asyncio.wait_for(cmd, 30) == 1  # the command's exit code
+        assert "connector failed" in caplog.text and "not delivered" in caplog.text
+    finally:
+        if not cmd.done():
+            cmd.cancel()
+            with contextlib.suppress(BaseException):
+                await cmd
         broker.stop()
