@@ -108,6 +108,14 @@ class _SymbolCandles:
     held: list[Candle] = field(default_factory=list)
     recent: deque[Candle] = field(default_factory=lambda: deque(maxlen=8))
     last_trade_id: int = -1
+    #: venues without ordered trade ids: the ids seen lately (a rotation overlap or a
+    #: reconnect replays the same trades on two connections), oldest first
+    seen_ids: deque[str] | None = None
+    seen_set: set[str] | None = None
+
+
+#: trade ids remembered per symbol for venues whose ids are not ordered
+RECENT_TRADE_IDS = 4096
 
 
 @dataclass
@@ -315,14 +323,27 @@ class Connector:
 
     async def _on_tick(self, tick: Tick) -> None:
         if self.venue.monotonic_trade_ids:
-            st = self._candles.get(tick.symbol)
-            if st is None:
-                st = self._candles[tick.symbol] = _SymbolCandles()
+            st = self._state(tick.symbol)
             tid = int(tick.trade_id)
             if tid <= st.last_trade_id:
                 self.stats.stale_ticks_dropped += 1
                 return
             st.last_trade_id = tid
+        elif tick.trade_id:
+            st = self._state(tick.symbol)
+            seen = st.seen_set
+            if seen is None:
+                seen = st.seen_set = set()
+                st.seen_ids = deque()
+            if tick.trade_id in seen:
+                self.stats.stale_ticks_dropped += 1
+                return
+            ids = st.seen_ids
+            assert ids is not None
+            ids.append(tick.trade_id)
+            seen.add(tick.trade_id)
+            if len(ids) > RECENT_TRADE_IDS:
+                seen.discard(ids.popleft())
         self.stats.ticks += 1
         self.stats.skew.observe(tick.event_time, tick.received_at)
         await self.publisher.send(topics.TICKS, self._key(tick.symbol), _encode(tick))
