@@ -54,8 +54,9 @@ from detectors.features.reversion import (
     reversion_warmup,
     score_reversion,
 )
-from detectors.features.scanner import ScannerState, scanner_series
+from detectors.features.scanner import ScannerState, scanner_series, scanner_spec
 from detectors.features.state import SnapshotDetector
+from detectors.patterns.exact_state import Feed
 from detectors.records import Signal
 
 
@@ -98,6 +99,7 @@ class BalancedScore(SnapshotDetector):
     name = "balanced_score"
     version = "1.0.0"
     Params = BalancedScoreParams
+    keeps_own_state = False  # in a set: everything it reads is the feed's
     params: BalancedScoreParams
 
     def _check_params(self) -> None:
@@ -114,14 +116,22 @@ class BalancedScore(SnapshotDetector):
         return max(reversion_warmup(self.params), momentum_warmup(self.params))
 
     def _reset(self) -> None:
-        self._state = ScannerState(self.params, momentum=True, reversion=True)
+        if self._own:  # a shared state is its feed's
+            self._state = ScannerState(self.params, momentum=True, reversion=True)
         self._warm = self.warmup
 
+    def feed_spec(self) -> tuple[type[Feed], dict[str, Any]]:
+        return scanner_spec(self.params, momentum=True, reversion=True)
+
+    def _use_feed(self, feed: Feed) -> None:
+        self._state = feed.state
+
     def _snapshot(self) -> tuple:
-        return self._state.snapshot()
+        return self._state.snapshot() if self._own else ()
 
     def _restore(self, snap: tuple) -> None:
-        self._state.restore(snap)
+        if self._own:
+            self._state.restore(snap)
 
     def _classify(self, ms: float, msign: int, rs: float, rsign: int) -> tuple[str, int, float, float]:
         """(signal_type, sign, score, combined) - the one rule both paths use."""
@@ -164,7 +174,8 @@ class BalancedScore(SnapshotDetector):
     def _advance(self, bar: Bar) -> list[Signal]:
         s = self._state
         c = bar.close
-        s.update(bar.open, c, bar.volume)
+        if self._own:
+            s.update(bar.open, c, bar.volume)
         if s.t < self._warm or not s.mean > 0.0:
             return []
         p = self.params

@@ -300,6 +300,14 @@ class Detector(ABC):
 _UNKNOWN_META = SeriesMeta("unknown", "spot", "UNKNOWN", "1m")
 
 
+class _Missing(KeyError):
+    """A member absent from a set checkpoint (it starts fresh, silently)."""
+
+
+#: what restoring a checkpoint of another layout raises
+_RESTORE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AssertionError, msgspec.DecodeError)
+
+
 @contextmanager
 def _gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while a batch run allocates its signals: the
@@ -324,20 +332,59 @@ class DetectorSet:
     to each member: the members always see the same bars, so a candle that is new
     for one is new for all, and the idempotency cases (same candle again,
     corrected last bar, late candle) are delegated to each member unchanged.
+
+    Per-bar state several members compute identically (see
+    :mod:`detectors.patterns.exact_state`, "Shared per-bar state") is computed once:
+    fresh members with compatible ``feed_spec`` are attached to one feed, advanced
+    here before the members step; a corrected last bar rebuilds the feeds before
+    the members. :meth:`get_state` checkpoints feeds and members together.
     """
 
-    def __init__(self, detectors: dict[str, Detector]) -> None:
+    def __init__(self, detectors: dict[str, Detector], *, share: bool = True) -> None:
         self.detectors = dict(detectors)
         self._members = list(self.detectors.values())
         self.meta: SeriesMeta | None = None
+        self._feeds: list[Any] = self._share() if share else []
+        self._last: int | None = max((d.last_open_time for d in self._members if d.last_open_time is not None),
+                                     default=None)
+        self._plan = self._make_plan()
+
+    def _make_plan(self) -> list[tuple[Detector, Any, Any]]:
+        """Per member: itself, its step and where its raw history goes (None when
+        it keeps none): what :meth:`Detector._accept` does, without its call."""
+        return [(det, det._step, det.history.append if det.history.maxlen else None) for det in self._members]
+
+    def _share(self) -> list[Any]:
+        """Attach fresh members with compatible feed specs to one feed per group."""
+        groups: list[tuple[type, dict[str, Any], list[Detector]]] = []
+        for det in self._members:
+            spec = det.feed_spec() if hasattr(det, "feed_spec") and det.last_open_time is None else None
+            if spec is None:
+                continue
+            cls, fields = spec
+            for gcls, gfields, dets in groups:
+                if gcls is cls and all(gfields.get(k, v) == v for k, v in fields.items()):
+                    gfields.update(fields)
+                    dets.append(det)
+                    break
+            else:
+                groups.append((cls, dict(fields), [det]))
+        feeds = []
+        for cls, fields, dets in groups:
+            if len(dets) > 1:
+                feed = cls(fields)
+                for det in dets:
+                    det.attach_feed(feed)  # type: ignore[attr-defined]
+                feeds.append(feed)
+        return feeds
 
     def __len__(self) -> int:
         return len(self._members)
 
     @property
     def last_open_time(self) -> int | None:
-        """Open time of the last bar the members accepted (they are in step)."""
-        return self._members[0].last_open_time if self._members else None
+        """Open time of the last bar the set accepted."""
+        return self._last
 
     def update(self, candle: Candle) -> list[Signal]:
         """Feed one closed candle to every member; their signals, in member order."""
@@ -348,18 +395,79 @@ class DetectorSet:
 
     def update_bar(self, bar: Bar) -> list[Signal]:
         out: list[Signal] = []
-        last = self.last_open_time
+        last = self._last
         if last is not None and bar.open_time <= last:
+            if bar.open_time == last and bar_is_valid(bar.open, bar.high, bar.low, bar.close, bar.volume):
+                for feed in self._feeds:  # a corrected last bar: the shared state first
+                    lb = feed.last_bar
+                    if lb is not None and lb.open_time == last and lb != bar:
+                        feed.rebuild_with(bar)
             for det in self._members:  # redelivery, correction or late candle: per member rules
                 out.extend(det.update_bar(bar))
             return out
         if not bar_is_valid(bar.open, bar.high, bar.low, bar.close, bar.volume):
             return out
-        for det in self._members:
-            sigs = det._accept(bar)
+        for feed in self._feeds:
+            feed.step(bar)
+        t = bar.open_time
+        for det, step, keep in self._plan:  # Detector._accept, inlined
+            sigs = step(bar)
+            if keep is not None:
+                keep(bar)
+            det.last_open_time = t
+            det._last_bar = bar
+            det._last_signals = sigs
             if sigs:
                 out.extend(sigs)
+        self._last = t
         return out
+
+    # ---- checkpointing --------------------------------------------------
+    def get_state(self) -> bytes:
+        """Every shared feed's and every member's state (msgpack)."""
+        return msgspec.msgpack.encode({
+            "feeds": {feed.tag: feed.get_state() for feed in self._feeds},
+            "members": {name: det.get_state() for name, det in self.detectors.items()},
+        })
+
+    def set_state(self, blob: bytes) -> list[tuple[str, Exception]]:
+        """Restore a :meth:`get_state` checkpoint into this (fresh) set. A member whose
+        state cannot be taken (another layout or parameters, or its shared feed's
+        state not restorable) or that the checkpoint lacks is replaced by a fresh
+        private instance that warms up again; returns the members that failed, with
+        the reason (one merely missing is not listed). A blob that is not a set
+        checkpoint at all raises ``ValueError`` or ``msgspec.DecodeError``."""
+        try:
+            data = msgspec.msgpack.decode(blob, type=dict[str, dict[str, bytes]])
+            feeds, members = data["feeds"], data["members"]
+        except (KeyError, msgspec.ValidationError) as exc:
+            raise ValueError(f"not a detector set checkpoint: {exc}") from None
+        broken: dict[int, Exception] = {}
+        for feed in self._feeds:
+            try:
+                feed.set_state(feeds[feed.tag])
+            except _RESTORE_ERRORS as exc:
+                broken[id(feed)] = exc
+        failed: list[tuple[str, Exception]] = []
+        for i, (name, det) in enumerate(list(self.detectors.items())):
+            feed = None if getattr(det, "_own", True) else det._feed  # type: ignore[attr-defined]
+            try:
+                if name not in members:
+                    raise _Missing(name)
+                if feed is not None and id(feed) in broken:
+                    raise ValueError(f"shared state not restorable ({broken[id(feed)]})")
+                det.set_state(members[name])
+                if feed is not None and feed.last_bar != det._last_bar:
+                    raise ValueError("checkpoint of the detector and of its shared state disagree")
+            except _RESTORE_ERRORS as exc:
+                fresh = type(det)(**msgspec.structs.asdict(det.params))
+                self.detectors[name] = self._members[i] = fresh
+                if not isinstance(exc, _Missing):
+                    failed.append((name, exc))
+        self._feeds = [f for f in self._feeds if any(getattr(d, "_feed", None) is f for d in self._members)]
+        self._last = max((d.last_open_time for d in self._members if d.last_open_time is not None), default=None)
+        self._plan = self._make_plan()
+        return failed
 
     def set_meta(self, meta: SeriesMeta) -> None:
         self.meta = meta

@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from detectors.base import BarArrays, SeriesMeta
+from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.levels_kernel import MODE_BREAKOUT
 from detectors.features.scanner_kernel import trailing_mean_into
 from detectors.features.window import seq_sum
@@ -87,16 +87,25 @@ class Breakout(LevelDetectorBase):
 
     def _snapshot(self) -> tuple:
         a = self._atr
-        return (self._book.snapshot(), tuple(self._vols), (a._n, a._value, a._total, a._atr, a._prev_close),
-                self._pc)
+        return (self._book.snapshot() if self._own else None, tuple(self._vols),
+                (a._n, a._value, a._total, a._atr, a._prev_close), self._pc)
 
     def _restore(self, snap: tuple) -> None:
         book, vols, atr_state, self._pc = snap
-        self._book.restore(tuple(book))
+        if self._own:  # a shared book is restored by its feed
+            self._book.restore(tuple(book))
         self._vols.clear()
         self._vols.extend(vols)
         a = self._atr
         a._n, a._value, a._total, a._atr, a._prev_close = atr_state
+
+    def _advance_own(self, bar: Bar) -> None:
+        """What :meth:`_on_bar` does to the state besides the book (shared in a set)."""
+        a = self._atr
+        a._value = a._step(bar.high, bar.low, bar.close)
+        a._n += 1
+        self._pc = bar.close
+        self._vols.append(bar.volume)
 
     def _confirm(self, meta: SeriesMeta | None, t: int, best: list[Any], n_broken: int, h: float, lo: float,
                  c: float, v: float, pc: float, vol_mean: float, prev_atr: float) -> Signal | None:
@@ -123,7 +132,7 @@ class Breakout(LevelDetectorBase):
 
     def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
                 v: float) -> list[Signal]:
-        events = self._book.update(t, h, lo, c)
+        events = self._book.update(t, h, lo, c) if self._own else self._feed.events  # type: ignore[union-attr]
         a = self._atr
         n = a._n  # this bar's index
         prev_atr = a._value

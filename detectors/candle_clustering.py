@@ -20,6 +20,8 @@ Gaps: windows count bars, not minutes. Warm-up: ``volume_window`` bars.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import numpy as np
 
@@ -30,8 +32,9 @@ from detectors.features.clustering import (
     cluster_features,
     cluster_metrics,
 )
-from detectors.features.scanner import ScannerState, scanner_series
+from detectors.features.scanner import ScannerState, scanner_series, scanner_spec
 from detectors.features.state import SnapshotDetector
+from detectors.patterns.exact_state import Feed
 from detectors.records import Signal
 
 
@@ -59,14 +62,22 @@ class CandleClustering(SnapshotDetector):
         return self.params.volume_window
 
     def _reset(self) -> None:
-        self._state = ScannerState(self.params, clustering=True)
+        if self._own:  # a shared state is its feed's
+            self._state = ScannerState(self.params, clustering=True)
         self._prev_trend = 0  # signed direction of the formed trend on the previous bar
 
+    def feed_spec(self) -> tuple[type[Feed], dict[str, Any]]:
+        return scanner_spec(self.params, clustering=True)
+
+    def _use_feed(self, feed: Feed) -> None:
+        self._state = feed.state
+
     def _snapshot(self) -> tuple:
-        return (self._state.snapshot(), self._prev_trend)
+        return (self._state.snapshot() if self._own else None, self._prev_trend)
 
     def _restore(self, snap: tuple) -> None:
-        self._state.restore(snap[0])
+        if self._own:
+            self._state.restore(snap[0])
         self._prev_trend = snap[1]
 
     def _signal(self, meta: SeriesMeta | None, open_time: int, close: float, k: ClusterCounts) -> Signal:
@@ -78,7 +89,8 @@ class CandleClustering(SnapshotDetector):
 
     def _advance(self, bar: Bar) -> list[Signal]:
         s = self._state
-        s.update(bar.open, bar.close, bar.volume)
+        if self._own:
+            s.update(bar.open, bar.close, bar.volume)
         if not s.changed:  # same counts as the previous bar: same trend, no signal
             return []
         k = s.counts()

@@ -42,7 +42,7 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, Detector, SeriesMeta
 from detectors.features.levels_kernel import MODE_LEVELS, level_rows
-from detectors.patterns.exact_state import ExactStateMixin
+from detectors.patterns.exact_state import ExactStateMixin, Feed
 from detectors.records import Signal
 
 # level record (a list, mutated in place): index names. UP / DN cache
@@ -50,6 +50,7 @@ from detectors.records import Signal
 PRICE, KIND, TOUCHES, FIRST, LAST, BASE_LOW, BASE_HIGH, PSUM, BROKEN_AT, BROKEN_I, UP, DN = range(12)
 
 _NO_EVENTS: list[tuple[str, list[Any]]] = []  # shared, never mutated
+_INF = float("inf")
 
 
 def level_features(lv: list[Any]) -> dict[str, Any]:
@@ -73,7 +74,7 @@ class LevelBook:
     :mod:`detectors.features.levels_kernel`."""
 
     __slots__ = ("k", "tol", "up_f", "dn_f", "max_levels", "retest_window", "times", "highs", "lows", "i",
-                 "res", "sup", "broken", "prev_close")
+                 "res", "sup", "broken", "prev_close", "res_base_hi", "sup_base_lo", "res_up_lo", "sup_dn_hi")
 
     def __init__(self, swing_window: int, tolerance: float, max_levels: int, retest_window: int) -> None:
         self.k = swing_window
@@ -90,6 +91,15 @@ class LevelBook:
         self.sup: list[list[Any]] = []
         self.broken: list[list[Any]] = []
         self.prev_close = float("nan")
+        self._loosen_bounds()
+
+    def _loosen_bounds(self) -> None:
+        # Bounds that let a bar skip the per-level loops that cannot change anything:
+        # res_base_hi >= every resistance's BASE_LOW, sup_base_lo <= every support's
+        # BASE_HIGH, res_up_lo <= every resistance's UP, sup_dn_hi >= every support's
+        # DN. Derived state: the loosest values are always valid.
+        self.res_base_hi = self.sup_dn_hi = _INF
+        self.sup_base_lo = self.res_up_lo = -_INF
 
     # ---- checkpoint ---------------------------------------------------------------
     def snapshot(self) -> tuple[Any, ...]:
@@ -104,6 +114,7 @@ class LevelBook:
         self.res = [list(x) for x in res]
         self.sup = [list(x) for x in sup]
         self.broken = [list(x) for x in broken]
+        self._loosen_bounds()
 
     # ---- one bar ---------------------------------------------------------------------
     def _touch(self, book: list[list[Any]], kind: str, price: float, t: int, events: list) -> None:
@@ -113,34 +124,55 @@ class LevelBook:
                 n = lv[TOUCHES] = lv[TOUCHES] + 1
                 lv[PSUM] += price
                 p = lv[PRICE] = lv[PSUM] / n
-                lv[UP] = p * self.up_f
-                lv[DN] = p * self.dn_f
+                up = lv[UP] = p * self.up_f
+                dn = lv[DN] = p * self.dn_f
                 lv[LAST] = t
+                self._widen(kind, up, dn, lv[BASE_LOW] if kind == "resistance" else lv[BASE_HIGH])
                 events.append(("touch", lv))
                 return
         # base extremes start at the swing bar itself
         lv = [price, kind, 1, t, t, price, price, price, -1, -1, price * self.up_f, price * self.dn_f]
+        self._widen(kind, lv[UP], lv[DN], price)
         if len(book) >= self.max_levels:
             book.remove(min(book, key=lambda x: x[LAST]))
         book.append(lv)
         events.append(("new", lv))
+
+    def _widen(self, kind: str, up: float, dn: float, base: float) -> None:
+        """Keep the bounds valid for a level whose UP/DN (and, new, base) changed."""
+        if kind == "resistance":
+            if up < self.res_up_lo:
+                self.res_up_lo = up
+            if base > self.res_base_hi:
+                self.res_base_hi = base
+        else:
+            if dn > self.sup_dn_hi:
+                self.sup_dn_hi = dn
+            if base < self.sup_base_lo:
+                self.sup_base_lo = base
 
     def update(self, t: int, h: float, lo: float, c: float) -> list[tuple[str, list[Any]]]:
         i = self.i = self.i + 1
         events = _NO_EVENTS
         res = self.res
         sup = self.sup
-        # base extremes of active levels
-        for lv in res:
-            if lo < lv[BASE_LOW]:
-                lv[BASE_LOW] = lo
-        for lv in sup:
-            if h > lv[BASE_HIGH]:
-                lv[BASE_HIGH] = h
+        # base extremes of active levels (no loop when no level can change: after it,
+        # every base low is <= lo, every base high >= h)
+        if lo < self.res_base_hi:
+            for lv in res:
+                if lo < lv[BASE_LOW]:
+                    lv[BASE_LOW] = lo
+            self.res_base_hi = lo
+        if h > self.sup_base_lo:
+            for lv in sup:
+                if h > lv[BASE_HIGH]:
+                    lv[BASE_HIGH] = h
+            self.sup_base_lo = h
         # breaks of active levels: the close crosses the level from the other side
-        # (the previous close is NaN on the first bar: nothing breaks)
+        # (the previous close is NaN on the first bar: nothing breaks); only a close
+        # beyond the nearest level can break one (the bounds are then made exact)
         pc = self.prev_close
-        if c > pc:
+        if c > pc and c > self.res_up_lo:
             hit = [lv for lv in res if c > lv[UP] and pc <= lv[UP]]
             if hit:
                 events = []
@@ -150,7 +182,8 @@ class LevelBook:
                     lv[BROKEN_I] = i
                     self._add_broken(lv)
                     events.append(("break", lv))
-        elif c < pc:
+            self.res_up_lo = min([lv[UP] for lv in res], default=_INF)
+        elif c < pc and c < self.sup_dn_hi:
             hit = [lv for lv in sup if c < lv[DN] and pc >= lv[DN]]
             if hit:
                 events = []
@@ -160,6 +193,7 @@ class LevelBook:
                     lv[BROKEN_I] = i
                     self._add_broken(lv)
                     events.append(("break", lv))
+            self.sup_dn_hi = max([lv[DN] for lv in sup], default=-_INF)
         # retests of broken levels (not on the breaking bar itself)
         broken = self.broken
         if broken:
@@ -220,6 +254,35 @@ class LevelBook:
         self.broken.append(lv)
 
 
+class LevelFeed(Feed):
+    """One :class:`LevelBook` for every level detector of a set; ``events`` are the
+    last bar's."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        super().__init__(spec)
+        self.state = LevelBook(spec["swing_window"], spec["tolerance"], spec["max_levels"], spec["retest_window"])
+        self.events: list[tuple[str, list[Any]]] = _NO_EVENTS
+
+    def advance(self, bar: Bar) -> None:
+        self.events = self.state.update(bar.open_time, bar.high, bar.low, bar.close)
+
+    def step(self, bar: Bar) -> None:  # Feed.step with advance inlined (per bar, for every set)
+        left = self._undo_left
+        if left:
+            self._undo_left = left - 1
+            self._replay.append(bar)
+        else:
+            self._keep_undo(bar)
+        self.events = self.state.update(bar.open_time, bar.high, bar.low, bar.close)
+
+    def snapshot(self) -> tuple[Any, ...]:
+        return self.state.snapshot()
+
+    def restore(self, snap: tuple[Any, ...]) -> None:
+        self.state.restore(snap)
+        self.events = _NO_EVENTS
+
+
 class LevelParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     swing_window: int = 3
     tolerance: float = 0.003
@@ -252,6 +315,15 @@ class LevelDetectorBase(ExactStateMixin, Detector):
     ``_on_bar`` (streaming) and ``_on_row`` (batch: one kernel row)."""
 
     _mode: int
+    _feed: LevelFeed | None
+
+    def feed_spec(self) -> tuple[type[Feed], dict[str, Any]]:
+        p: Any = self.params
+        return LevelFeed, {"swing_window": p.swing_window, "tolerance": p.tolerance, "max_levels": p.max_levels,
+                           "retest_window": p.retest_window}
+
+    def _use_feed(self, feed: Feed) -> None:
+        self._book = feed.state
 
     def _make_book(self) -> LevelBook:
         p = self.params
@@ -261,17 +333,19 @@ class LevelDetectorBase(ExactStateMixin, Detector):
         check_level_params(self.name, self.params)
 
     def _reset(self) -> None:
-        self._book = self._make_book()
+        if self._own:  # a shared book is the feed's
+            self._book = self._make_book()
         self._reset_extra()
 
     def _reset_extra(self) -> None:
         """Reset detector-specific state (none by default)."""
 
     def _snapshot(self) -> tuple:
-        return (self._book.snapshot(),)
+        return (self._book.snapshot(),) if self._own else ()
 
     def _restore(self, snap: tuple) -> None:
-        self._book.restore(tuple(snap[0]))
+        if self._own:
+            self._book.restore(tuple(snap[0]))
 
     def _advance(self, bar: Bar) -> list[Signal]:
         return self._on_bar(self.meta, bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume)
@@ -304,6 +378,7 @@ class SupportResistance(LevelDetectorBase):
     name = "levels"
     version = "1.0.0"
     Params = LevelParams
+    keeps_own_state = False  # in a set: everything it reads is the feed's
     _mode = MODE_LEVELS
 
     @property
@@ -319,7 +394,7 @@ class SupportResistance(LevelDetectorBase):
 
     def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
                 v: float) -> list[Signal]:
-        events = self._book.update(t, h, lo, c)
+        events = self._book.update(t, h, lo, c) if self._own else self._feed.events  # type: ignore[union-attr]
         if not events:
             return []
         need = self.params.min_touches

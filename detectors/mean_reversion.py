@@ -21,6 +21,8 @@ Warm-up: ``max(rsi_period, volume_window, gain_bars)`` bars.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import numpy as np
 
@@ -32,8 +34,9 @@ from detectors.features.reversion import (
     reversion_warmup,
     score_reversion,
 )
-from detectors.features.scanner import ScannerState, scanner_series
+from detectors.features.scanner import ScannerState, scanner_series, scanner_spec
 from detectors.features.state import SnapshotDetector
+from detectors.patterns.exact_state import Feed
 from detectors.records import Signal
 
 
@@ -56,6 +59,7 @@ class MeanReversion(SnapshotDetector):
     name = "mean_reversion"
     version = "1.0.0"
     Params = MeanReversionParams
+    keeps_own_state = False  # in a set: everything it reads is the feed's
     params: MeanReversionParams
 
     def _check_params(self) -> None:
@@ -71,7 +75,14 @@ class MeanReversion(SnapshotDetector):
         return reversion_warmup(self.params)
 
     def _reset(self) -> None:
-        self._state = ScannerState(self.params, reversion=True)
+        if self._own:  # a shared state is its feed's
+            self._state = ScannerState(self.params, reversion=True)
+
+    def feed_spec(self) -> tuple[type[Feed], dict[str, Any]]:
+        return scanner_spec(self.params, reversion=True)
+
+    def _use_feed(self, feed: Feed) -> None:
+        self._state = feed.state
 
     def _emit(self, meta: SeriesMeta | None, open_time: int, inputs: tuple) -> Signal | None:
         p = self.params
@@ -86,14 +97,16 @@ class MeanReversion(SnapshotDetector):
                                 score=score, price=inputs[0], features=features)
 
     def _snapshot(self) -> tuple:
-        return self._state.snapshot()
+        return self._state.snapshot() if self._own else ()
 
     def _restore(self, snap: tuple) -> None:
-        self._state.restore(snap)
+        if self._own:
+            self._state.restore(snap)
 
     def _advance(self, bar: Bar) -> list[Signal]:
         s = self._state
-        s.update(bar.open, bar.close, bar.volume)
+        if self._own:
+            s.update(bar.open, bar.close, bar.volume)
         if s.t < s.rev_warm:
             return []
         move_pct = (bar.close / s.closes[-s.gain_bars - 1] - 1.0) * 100.0

@@ -21,7 +21,7 @@ Gaps: windows count bars, not minutes. Warm-up: ``max(volume_window, change_bars
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 import numpy as np
@@ -33,8 +33,9 @@ from detectors.features.momentum import (
     momentum_score_bound,
     momentum_warmup,
 )
-from detectors.features.scanner import ScannerState, scanner_series
+from detectors.features.scanner import ScannerState, scanner_series, scanner_spec
 from detectors.features.state import SnapshotDetector
+from detectors.patterns.exact_state import Feed
 from detectors.records import Signal
 
 
@@ -57,6 +58,7 @@ class Momentum(SnapshotDetector):
     name = "momentum"
     version = "1.0.0"
     Params = MomentumParams
+    keeps_own_state = False  # in a set: everything it reads is the feed's
     params: MomentumParams
 
     def _check_params(self) -> None:
@@ -69,13 +71,21 @@ class Momentum(SnapshotDetector):
         return momentum_warmup(self.params)
 
     def _reset(self) -> None:
-        self._state = ScannerState(self.params, momentum=True)
+        if self._own:  # a shared state is its feed's
+            self._state = ScannerState(self.params, momentum=True)
+
+    def feed_spec(self) -> tuple[type[Feed], dict[str, Any]]:
+        return scanner_spec(self.params, momentum=True)
+
+    def _use_feed(self, feed: Feed) -> None:
+        self._state = feed.state
 
     def _snapshot(self) -> tuple:
-        return self._state.snapshot()
+        return self._state.snapshot() if self._own else ()
 
     def _restore(self, snap: tuple) -> None:
-        self._state.restore(snap)
+        if self._own:
+            self._state.restore(snap)
 
     def _emit(self, meta: SeriesMeta | None, open_time: int, inputs: tuple) -> Signal | None:
         score, sign, features = momentum_features(self.params, *inputs)
@@ -88,10 +98,12 @@ class Momentum(SnapshotDetector):
 
     def _advance(self, bar: Bar) -> list[Signal]:
         s = self._state
-        s.update(bar.open, bar.close, bar.volume)
-        if not s.momentum_ready():
+        if self._own:
+            s.update(bar.open, bar.close, bar.volume)
+        t = s.t
+        if not (t >= s.change_bars and t >= s.W and s.mean > 0.0):  # s.momentum_ready(), inlined
             return []
-        change = (bar.close / s.close_ago(s.change_bars) - 1.0) * 100.0
+        change = (bar.close / s.closes[-s.change_bars - 1] - 1.0) * 100.0  # s.close_ago(change_bars)
         if momentum_score_bound(change, bar.volume / s.mean, self.params.score_scale) < self._threshold:
             return []  # even the largest clustering boost could not reach the threshold
         sig = self._emit(self.meta, bar.open_time, s.momentum_inputs())

@@ -42,6 +42,7 @@ class Retest(LevelDetectorBase):
     name = "retest"
     version = "1.0.0"
     Params = LevelParams
+    keeps_own_state = False  # in a set: everything it reads is the feed's
     _mode = MODE_RETEST
 
     @property
@@ -64,7 +65,7 @@ class Retest(LevelDetectorBase):
     def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
                 v: float) -> list[Signal]:
         book = self._book
-        events = book.update(t, h, lo, c)
+        events = book.update(t, h, lo, c) if self._own else self._feed.events  # type: ignore[union-attr]
         if not events:
             return []
         need = self.params.min_touches

@@ -75,30 +75,36 @@ class SeriesState:
         return dets
 
     def dump(self) -> bytes:
-        return msgspec.msgpack.encode(
-            {tf: {name: det.get_state() for name, det in dets.detectors.items()} for tf, dets in self.by_tf.items()}
-        )
+        """One :meth:`DetectorSet.get_state` checkpoint per timeframe (shared per-bar
+        state once, beside its members)."""
+        return msgspec.msgpack.encode({tf: dets.get_state() for tf, dets in self.by_tf.items()})
 
     @classmethod
     def load(cls, detector_names: list[str], blob: bytes, key: bytes = b"?") -> SeriesState:
         """State from a checkpoint. A detector whose checkpoint it cannot take (a
         new version or parameters with another state layout) starts fresh and
-        warms up again; that is logged, never fatal for the worker."""
+        warms up again; so does a whole timeframe whose checkpoint is not a
+        detector set's (an older checkpoint format). Logged, never fatal for the
+        worker."""
         st = cls(detector_names)
-        data = msgspec.msgpack.decode(blob, type=dict[str, dict[str, bytes]])
-        for tf, dets in data.items():
-            made = st.detectors_for(tf).detectors
-            for name, det_blob in dets.items():
-                if name not in made:
-                    continue
-                try:
-                    made[name].set_state(det_blob)
-                except (ValueError, TypeError, KeyError, IndexError, msgspec.DecodeError) as exc:
-                    made[name] = registry.create(name)
-                    st.by_tf[tf] = DetectorSet(made)
-                    st.fresh.append(name)
-                    log.warning("worker: %s %s %s: checkpoint not restorable (%s); starting it fresh, "
-                                "it warms up again", key.decode(errors="replace"), tf, name, exc)
+        data = msgspec.msgpack.decode(blob, type=dict[str, Any])
+        where = key.decode(errors="replace")
+        for tf, tf_blob in data.items():
+            dets = st.detectors_for(tf)
+            try:
+                if not isinstance(tf_blob, bytes):
+                    raise ValueError("checkpoint of an older format")
+                failed = dets.set_state(tf_blob)
+            except (ValueError, msgspec.DecodeError) as exc:
+                st.by_tf[tf] = registry.create_set(st.names)
+                st.fresh.extend(st.names)
+                log.warning("worker: %s %s: checkpoint not restorable (%s); every detector starts fresh and "
+                            "warms up again", where, tf, exc)
+                continue
+            for name, reason in failed:
+                st.fresh.append(name)
+                log.warning("worker: %s %s %s: checkpoint not restorable (%s); starting it fresh, "
+                            "it warms up again", where, tf, name, reason)
         return st
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import deque
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from detectors.features import scanner_kernel as K
 from detectors.features.clustering import ClusterCounts
 from detectors.features.reversion import reversion_warmup
 from detectors.indicators.rsi import RSI, rsi
+from detectors.patterns.exact_state import Feed
 
 if sys.version_info < (3, 12):
     _seq_sum = sum  # left-to-right double addition, as the kernel's loop
@@ -57,7 +59,7 @@ class ScannerState:
     __slots__ = ("W", "L", "F", "P", "hv_mult", "cluster", "momentum", "reversion", "change_bars",
                  "gain_bars", "rev_warm", "t", "close", "volume", "vols", "recent", "closes", "mean",
                  "prev_close", "hv", "changed", "last_hv_dir", "window", "pending", "finished", "hv_count",
-                 "starts", "ft", "ft_n", "up", "down", "rsi", "rsi_value")
+                 "starts", "ft", "ft_n", "up", "down", "rsi", "rsi_value", "_counts", "_rin")
 
     def __init__(self, p: Any, *, clustering: bool = False, momentum: bool = False,
                  reversion: bool = False) -> None:
@@ -99,6 +101,10 @@ class ScannerState:
         self.down = 0
         self.rsi = RSI(p.rsi_period) if reversion else None
         self.rsi_value = _NAN
+        # the current bar's counts() and reversion_inputs(), once asked (several
+        # detectors of a set read one state); cleared by update() and restore()
+        self._counts: ClusterCounts | None = None
+        self._rin: tuple[Any, ...] | None = None
 
     # ---- checkpoint -------------------------------------------------------------
     def snapshot(self) -> tuple[Any, ...]:
@@ -113,6 +119,7 @@ class ScannerState:
         (self.t, self.close, self.volume, vols, recent, closes, self.mean, self.prev_close, self.hv,
          self.changed, self.last_hv_dir, window, pending, finished, hv_count, starts, ft, ft_n,
          self.up, self.down, rs, self.rsi_value) = s
+        self._counts = self._rin = None
         self.vols = deque(vols, maxlen=self.vols.maxlen)
         self.recent = deque(recent, maxlen=self.recent.maxlen)
         self.closes = deque(closes, maxlen=self.closes.maxlen)
@@ -127,6 +134,7 @@ class ScannerState:
     # ---- one bar ----------------------------------------------------------------
     def update(self, o: float, c: float, v: float) -> None:
         t = self.t = self.t + 1
+        self._counts = self._rin = None
         self.close = c
         self.volume = v
         self.closes.append(c)
@@ -197,6 +205,12 @@ class ScannerState:
         return self.closes[-k - 1]
 
     def counts(self) -> ClusterCounts:
+        k = self._counts
+        if k is None:
+            k = self._counts = self._count()
+        return k
+
+    def _count(self) -> ClusterCounts:
         hv, st = self.hv_count, self.starts
         bull_cl, bear_cl = st[1], st[-1]
         window = self.window
@@ -222,11 +236,64 @@ class ScannerState:
     def reversion_inputs(self) -> tuple[Any, ...]:
         """(close, volume, up, down, vol_avg, vol_peak, close_ago, rsi): the arguments
         of :func:`detectors.features.reversion.score_reversion` after ``p``."""
+        r = self._rin
+        if r is None:
+            r = self._rin = self._reversion_inputs()
+        return r
+
+    def _reversion_inputs(self) -> tuple[Any, ...]:
         W = self.W
         before = list(self.recent)[:W]  # the volume_window volumes before the current bar
         mean = self.mean if self.cluster else _seq_sum(before) / W
         return (self.close, self.volume, self.up, self.down, mean, max(before[W - self.P:]),
                 self.closes[-self.gain_bars - 1], self.rsi_value)
+
+
+def scanner_spec(p: Any, *, clustering: bool = False, momentum: bool = False,
+                 reversion: bool = False) -> tuple[type[Feed], dict[str, Any]]:
+    """The :class:`ScannerFeed` spec of ``ScannerState(p, **parts)``: the parts and
+    the parameters each reads. Specs agreeing on the parameters they share merge into
+    one state with the union of the parts; every value a part reads is the same in
+    the union (the volume mean of the clustering part equals the reversion part's own
+    mean once ``t >= volume_window``, and reversion reads it only after its warm-up,
+    which is at least ``volume_window``; the close window only grows)."""
+    spec: dict[str, Any] = {"volume_window": p.volume_window}
+    if clustering or momentum:
+        spec.update(clustering=True, hv_mult=p.hv_mult, cluster_lookback=p.cluster_lookback,
+                    follow_bars=p.follow_bars)
+    if momentum:
+        spec.update(momentum=True, change_bars=p.change_bars)
+    if reversion:
+        spec.update(reversion=True, peak_lookback=p.peak_lookback, gain_bars=p.gain_bars, rsi_period=p.rsi_period)
+    return ScannerFeed, spec
+
+
+class ScannerFeed(Feed):
+    """One :class:`ScannerState` (the union of the parts asked for) for every
+    scanner detector of a set."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        super().__init__(spec)
+        self.state = ScannerState(SimpleNamespace(**spec), clustering=spec.get("clustering", False),
+                                  momentum=spec.get("momentum", False), reversion=spec.get("reversion", False))
+
+    def advance(self, bar: Any) -> None:
+        self.state.update(bar.open, bar.close, bar.volume)
+
+    def step(self, bar: Any) -> None:  # Feed.step with advance inlined (per bar, for every set)
+        left = self._undo_left
+        if left:
+            self._undo_left = left - 1
+            self._replay.append(bar)
+        else:
+            self._keep_undo(bar)
+        self.state.update(bar.open, bar.close, bar.volume)
+
+    def snapshot(self) -> tuple[Any, ...]:
+        return self.state.snapshot()
+
+    def restore(self, snap: tuple[Any, ...]) -> None:
+        self.state.restore(snap)
 
 
 class ScannerSeries:

@@ -55,17 +55,7 @@ def test_set_equals_each_detector_alone_on_real_candles(real_bars: list[Bar]) ->
 def test_set_follows_the_idempotency_rules(real_bars: list[Bar]) -> None:
     """Redelivered, corrected and late candles inside a real stream: the set gives
     what each detector gives alone for the same sequence."""
-    base = real_bars[:900]
-    seq: list[Bar] = []
-    for i, b in enumerate(base):
-        seq.append(b)
-        if i % 97 == 50:
-            seq.append(b)  # at-least-once redelivery
-        if i % 131 == 60:  # a corrected last bar, then the original again
-            seq.append(msgspec.structs.replace(b, close=b.close * 1.001, high=max(b.high, b.close * 1.001)))
-            seq.append(b)
-        if i % 151 == 70 and i > 10:
-            seq.append(base[i - 5])  # a late candle: ignored
+    seq = idempotency_sequence(real_bars[:900])
     expected = one_by_one(seq)
     dset = registry.create_set()
     got = []
@@ -74,19 +64,118 @@ def test_set_follows_the_idempotency_rules(real_bars: list[Bar]) -> None:
     assert by_detector(got) == expected
 
 
-def test_set_checkpoint_through_members_resumes_exactly(real_bars: list[Bar]) -> None:
-    first, rest = real_bars[:700], real_bars[700:1200]
+def idempotency_sequence(base: list[Bar]) -> list[Bar]:
+    """``base`` with redelivered, corrected and late candles mixed in."""
+    seq: list[Bar] = []
+    for i, b in enumerate(base):
+        seq.append(b)
+        if i % 97 == 50:
+            seq.append(b)  # at-least-once redelivery
+        if i % 131 == 60:  # a corrected last bar, then the original again
+            seq.append(msgspec.structs.replace(b, close=b.close * 1.001, high=max(b.high, b.close * 1.001)))
+            seq.append(b)
+        if i % 89 == 30:  # a corrected last bar that stays (the stream goes on from it)
+            c = b.close * 1.004
+            seq.append(msgspec.structs.replace(b, close=c, high=max(b.high, c), volume=b.volume * 3.0))
+        if i % 151 == 70 and i > 10:
+            seq.append(base[i - 5])  # a late candle: ignored
+    return seq
+
+
+def test_members_with_the_same_per_bar_state_share_one_feed() -> None:
+    dset = registry.create_set()
+    dets = dset.detectors
+    # one level book for the three level detectors, one scanner state for the four scanners
+    assert len(dset._feeds) == 2
+    assert dets["levels"]._book is dets["breakout"]._book is dets["retest"]._book
+    scanners = ["mean_reversion", "candle_clustering", "momentum", "balanced_score"]
+    assert len({id(dets[n]._state) for n in scanners}) == 1
+    # alone, a detector keeps its own state
+    assert registry.create("levels")._book is not registry.create("retest")._book
+    # members whose parameters disagree on the state do not share it
+    other = registry.create_set(["momentum", "balanced_score", "mean_reversion"],
+                                {"momentum": {"volume_window": 30}})
+    odets = other.detectors
+    assert odets["balanced_score"]._state is odets["mean_reversion"]._state
+    assert odets["momentum"]._state is not odets["balanced_score"]._state
+
+
+def test_set_with_disagreeing_parameters_equals_members_alone(real_bars: list[Bar]) -> None:
+    names = ["momentum", "balanced_score", "mean_reversion", "candle_clustering", "levels", "breakout"]
+    params = {"momentum": {"volume_window": 30}, "breakout": {"tolerance": 0.004}}
+    seq = idempotency_sequence(real_bars[:900])
+    want: list = []  # type: ignore[type-arg]
+    for name in names:
+        det = registry.create(name, **params.get(name, {}))
+        want.extend(s for b in seq for s in det.update(candle(b)))
+    dset = registry.create_set(names, params)
+    got = [s for b in seq for s in dset.update(candle(b))]
+    assert sorted(comparable(got)) == sorted(comparable(want)) and got
+
+
+@pytest.mark.parametrize("cut", [700, 731])
+def test_set_checkpoint_resumes_exactly(real_bars: list[Bar], cut: int) -> None:
+    """A set restored from its checkpoint continues exactly as the set that took
+    it, redelivered and corrected candles right after the cut included (cut 731
+    is not on a feed's snapshot boundary: the restored undo information is used)."""
+    seq = idempotency_sequence(real_bars[:1200])
+    first, rest = seq[:cut], seq[cut:]
+    # the first candles after the restore: the last one again, then corrected, then the original
+    last = first[-1]
+    rest = [last, msgspec.structs.replace(last, close=last.close * 0.999, low=min(last.low, last.close * 0.999)),
+            last, *rest]
     dset = registry.create_set()
     for b in first:
         dset.update(candle(b))
-    blobs = {name: det.get_state() for name, det in dset.detectors.items()}
     restored = registry.create_set()
-    for name, blob in blobs.items():
-        restored.detectors[name].set_state(blob)
-    assert restored.last_open_time == dset.last_open_time == first[-1].open_time
+    assert restored.set_state(dset.get_state()) == []
+    assert restored.last_open_time == dset.last_open_time == last.open_time
     a = [s for b in rest for s in dset.update(candle(b))]
     b_ = [s for b in rest for s in restored.update(candle(b))]
     assert comparable(a) == comparable(b_) and a
+    # and both equal every detector alone over the whole sequence
+    alone = one_by_one(first + rest)
+    again = registry.create_set()
+    cut_signals = by_detector([s for b in first for s in again.update(candle(b))])
+    assert {name: cut_signals[name] + sigs for name, sigs in by_detector(b_).items()} == alone
+
+
+def test_checkpoint_before_any_bar_restores_cleanly(real_bars: list[Bar]) -> None:
+    dset = registry.create_set()
+    dset.update(candle(Bar(real_bars[0].open_time, float("nan"), 1.0, 1.0, 1.0, 1.0)))  # missing data only
+    restored = registry.create_set()
+    assert restored.set_state(dset.get_state()) == [] and restored.last_open_time is None
+    assert len(restored._feeds) == 2
+    got = [s for b in real_bars[:600] for s in restored.update(candle(b))]
+    assert comparable(got) == comparable([s for b in real_bars[:600] for s in dset.update(candle(b))]) and got
+
+
+def test_unrestorable_shared_state_restarts_its_readers_fresh(real_bars: list[Bar]) -> None:
+    dset = registry.create_set()
+    for b in real_bars[:400]:
+        dset.update(candle(b))
+    data = msgspec.msgpack.decode(dset.get_state())
+    level_tag = next(tag for tag in data["feeds"] if tag.startswith("LevelFeed"))
+    data["feeds"][level_tag] = b"\x93\x01\x02\x03"
+    del data["members"]["vsa"]  # a detector new in the configuration: fresh, not reported
+    restored = registry.create_set()
+    failed = restored.set_state(msgspec.msgpack.encode(data))
+    assert sorted(name for name, _ in failed) == ["breakout", "levels", "retest"]
+    dets = restored.detectors
+    assert dets["levels"].last_open_time is None and dets["vsa"].last_open_time is None
+    assert dets["momentum"].last_open_time == real_bars[399].open_time
+    assert len(restored._feeds) == 1  # the level feed has no reader left
+    # every member then behaves as the detector alone would from its state
+    rest = real_bars[400:700]
+    got = by_detector([s for b in rest for s in restored.update(candle(b))])
+    fresh = one_by_one(rest)
+    for name in ["levels", "breakout", "retest", "vsa"]:
+        assert got[name] == fresh[name]
+    cont = by_detector([s for b in rest for s in dset.update(candle(b))])
+    for name in ["momentum", "balanced_score", "mean_reversion", "candle_clustering", "volume_surge"]:
+        assert got[name] == cont[name]
+    with pytest.raises(ValueError, match="not a detector set checkpoint"):
+        registry.create_set().set_state(msgspec.msgpack.encode({"levels": b"x"}))
 
 
 def test_set_batch_equals_members_batch() -> None:

@@ -15,6 +15,8 @@ from streams.worker import SeriesState
 pytestmark = pytest.mark.unit
 
 NAMES = ["volume_surge", "futures_consensus", "vsa"]
+#: members that share per-bar state in a set (a level book, a scanner state)
+SHARING = ["levels", "breakout", "retest", "momentum", "balanced_score", "mean_reversion", "volume_surge"]
 
 
 def candles(n: int, start: int = 0) -> list[Candle]:
@@ -38,21 +40,38 @@ def run(st: SeriesState, cs: list[Candle]) -> list[bytes]:
     return out
 
 
-def test_checkpoint_round_trip_resumes_exactly() -> None:
+@pytest.mark.parametrize("names", [NAMES, SHARING])
+def test_checkpoint_round_trip_resumes_exactly(names: list[str]) -> None:
     first, rest = candles(400), candles(400, 400)
-    st = SeriesState(NAMES)
+    st = SeriesState(names)
     run(st, first)
-    restored = SeriesState.load(NAMES, st.dump(), b"binance:spot:BTC/USDT")
+    restored = SeriesState.load(names, st.dump(), b"binance:spot:BTC/USDT")
     assert restored.fresh == []
+    # a corrected last bar right after the restore, then the stream goes on
+    last = first[-1]
+    rest = [msgspec.structs.replace(last, close=last.close + 0.2, high=last.high + 0.2), *rest]
     want, got = run(st, rest), run(restored, rest)
     assert want and got == want
+
+
+def test_checkpoint_of_the_older_format_starts_fresh(caplog: pytest.LogCaptureFixture) -> None:
+    st = SeriesState(NAMES)
+    run(st, candles(50))
+    old = msgspec.msgpack.encode({"1m": {name: det.get_state() for name, det in st.by_tf["1m"].detectors.items()}})
+    with caplog.at_level(logging.WARNING, logger="scanflow.worker"):
+        restored = SeriesState.load(NAMES, old, b"binance:spot:BTC/USDT")
+    assert restored.fresh == NAMES and "older format" in caplog.text
+    assert restored.detectors_for("1m").last_open_time is None
+    assert run(restored, candles(300)) == run(SeriesState(NAMES), candles(300))
 
 
 def test_unrestorable_checkpoint_starts_that_detector_fresh(caplog: pytest.LogCaptureFixture) -> None:
     st = SeriesState(NAMES)
     run(st, candles(300))
     data = msgspec.msgpack.decode(st.dump())
-    data["1m"]["futures_consensus"] = b"\x93\x01\x02\x03"  # not this detector's layout
+    tf_data = msgspec.msgpack.decode(data["1m"])
+    tf_data["members"]["futures_consensus"] = b"\x93\x01\x02\x03"  # not this detector's layout
+    data["1m"] = msgspec.msgpack.encode(tf_data)
     with caplog.at_level(logging.WARNING, logger="scanflow.worker"):
         restored = SeriesState.load(NAMES, msgspec.msgpack.encode(data), b"binance:spot:BTC/USDT")
     assert restored.fresh == ["futures_consensus"]
