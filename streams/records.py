@@ -52,7 +52,7 @@ class Tick(msgspec.Struct, kw_only=True, frozen=True):
     symbol: str
     trade_id: str
     price: float
-    qty: float
+    qty: float  # base currency on every venue (futures contracts x contract size; docs/connectors.md "Units")
     side: str  # "buy" | "sell" (taker side) | "unknown"
     event_time: int
     received_at: int
@@ -66,7 +66,7 @@ class Quote(msgspec.Struct, kw_only=True, frozen=True):
     market: str
     symbol: str
     bid: float
-    bid_qty: float
+    bid_qty: float  # base currency on every venue, like ask_qty (docs/connectors.md "Units")
     ask: float
     ask_qty: float
     event_time: int
@@ -89,14 +89,14 @@ class FundingRate(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class OpenInterest(msgspec.Struct, kw_only=True, frozen=True):
-    """Open interest of a derivative in contracts/base units (``md.open_interest``)."""
+    """Open interest of a derivative in base currency (``md.open_interest``)."""
 
     schema: int = 1
     exchange: str
     market: str
     symbol: str
-    open_interest: float
-    open_interest_value: float | None = None
+    open_interest: float  # base currency on every venue (contracts x contract size)
+    open_interest_value: float | None = None  # in quote currency (USD on OKX), when the venue sends it
     event_time: int
     received_at: int
 

@@ -12,6 +12,12 @@ Klines close by flag: Gate marks the last update of a window ``w: true``.
 Gate warns the flag "may be missing"; a window whose closing update never
 arrives shows up as a gap at the next closed window and is fetched over REST,
 so it is late, never lost.
+
+Futures sizes are contracts on the wire; every record carries base currency
+(``connectors.base.units``): each contract's ``quanto_multiplier`` (ccxt's
+``contractSize``) is learnt when markets load, a frame of a contract whose
+size is unknown is dead-lettered (``unknown_contract_size``), and the ccxt
+client converts REST candle volumes with the same function.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from connectors.base.units import ContractSizes, ccxt_with_base_volume
 from connectors.base.venue import Venue, VenueConfig, VenueLimits
 from connectors.gateio import config, parse
 from connectors.gateio.schemas import (
@@ -99,6 +106,10 @@ class _GateioVenue(Venue):
         return self._requests("unsubscribe", streams, request_id)
 
 
+    def contract_size(self, native: str, stream: str) -> float:
+        """Base units per contract of ``native`` (1 on spot: sizes are base already)."""
+        return 1.0
+
     def parse_frame(self, frame: str | bytes, received_at: int) -> list[msgspec.Struct]:
         try:
             env = _frame.decode(frame)
@@ -131,15 +142,16 @@ class _GateioVenue(Venue):
         for k in points:
             if not k.w:
                 continue  # an update of a window still open
-            symbol = self.subscribed_symbol(k.n.partition("_")[2], channel)
+            native = k.n.partition("_")[2]
+            symbol = self.subscribed_symbol(native, channel)
             out.append(parse.parse_candlestick_to_candle(k, symbol, self.exchange, self.market, event_time,
-                                                         received_at))
+                                                         received_at, self.contract_size(native, channel)))
         return out
 
     def _ccxt(self, types: list[str]) -> Any:
         import ccxt.async_support as ccxt_async
 
-        exchange = ccxt_async.gate({"enableRateLimit": True})
+        exchange = ccxt_with_base_volume(ccxt_async.gate)({"enableRateLimit": True})
         base = self.config.rest_url.rstrip("/") + "/api/v4"
         exchange.urls["api"] = {group: dict.fromkeys(sections, base)
                                 for group, sections in exchange.urls["api"].items()}
@@ -199,9 +211,24 @@ class GateioFuturesVenue(_GateioVenue):
     def __init__(self, config: VenueConfig | None = None) -> None:
         super().__init__(config or VenueConfig(self.default_ws_url, self.default_rest_url,
                                                channels=("kline", "trades", "quotes", "funding")))
+        self._contract_sizes = ContractSizes(self.name)
 
     def accepts_market(self, market: dict[str, Any]) -> bool:
         return bool(market.get("swap")) and bool(market.get("linear"))
+
+    def market_symbol(self, market: dict[str, Any]) -> str | None:
+        """As the base class; also remembers the contract size of each contract we may stream."""
+        symbol = super().market_symbol(market)
+        if symbol is not None:
+            self._contract_sizes.learn(market)
+        return symbol
+
+    def set_contract_sizes(self, sizes: dict[str, float]) -> None:
+        """``quanto_multiplier`` by contract name when markets are not loaded (tests, benchmarks)."""
+        self._contract_sizes.update(sizes)
+
+    def contract_size(self, native: str, stream: str) -> float:
+        return self._contract_sizes.of(native, stream)
 
     def _parse_update(self, channel: str, result: msgspec.Raw, event_time: int,
                       received_at: int) -> list[msgspec.Struct]:
@@ -209,12 +236,12 @@ class GateioFuturesVenue(_GateioVenue):
             return self._candles(_candles.decode(result), channel, event_time, received_at)
         if channel == "futures.trades":
             return [parse.parse_futures_trade_to_tick(t, self.subscribed_symbol(t.contract, channel), self.exchange,
-                                                      self.market, received_at)
+                                                      self.market, received_at, self.contract_size(t.contract, channel))
                     for t in _futures_trades.decode(result) if not t.is_internal]
         if channel == "futures.book_ticker":
             q = _book.decode(result)
             return [parse.parse_book_ticker_to_quote(q, self.subscribed_symbol(q.s, channel), self.exchange, self.market,
-                                                     received_at)]
+                                                     received_at, self.contract_size(q.s, channel))]
         if channel == "futures.tickers":
             out: list[msgspec.Struct] = []
             for t in _tickers.decode(result):
@@ -222,8 +249,9 @@ class GateioFuturesVenue(_GateioVenue):
                 out.append(parse.parse_futures_ticker_to_funding(t, symbol, self.exchange, self.market, event_time,
                                                                  received_at))
                 if t.total_size:
-                    out.append(parse.parse_futures_ticker_to_open_interest(t, symbol, self.exchange, self.market,
-                                                                           event_time, received_at))
+                    out.append(parse.parse_futures_ticker_to_open_interest(
+                        t, symbol, self.exchange, self.market, event_time, received_at,
+                        self.contract_size(t.contract, channel)))
             return out
         raise RecordError("unexpected_stream", f"{self.name}: channel {channel!r} is not one we decode")
 

@@ -1,15 +1,19 @@
 """The one place Gate.io structs become scanflow records.
 
 Conversion errors name the field and the symbol (:class:`RecordError`).
-Volumes keep Gate's units so websocket and REST (ccxt) candles agree and the
-audit compares like with like: spot volume is the base amount (``a``), futures
-volume is in contracts (``v``), as ccxt's ``fetch_ohlcv`` returns them.
+Sizes are in base currency everywhere (``connectors.base.units``): spot
+volume is the base amount (``a``); futures sizes arrive in contracts (candle
+``v``, trade ``size``, book ``B``/``A``, open interest ``total_size``) and are
+multiplied by the contract's ``quanto_multiplier`` (ccxt's ``contractSize``)
+with :func:`base_units`, the function the REST candles go through too, so
+websocket and REST candles agree exactly.
 """
 
 from __future__ import annotations
 
 import math
 
+from connectors.base.units import base_units
 from connectors.gateio.schemas import (
     GateBookTicker,
     GateCandlestick,
@@ -57,8 +61,9 @@ def _open_time(k: GateCandlestick, symbol: str) -> int:
 
 
 def parse_candlestick_to_candle(k: GateCandlestick, symbol: str, exchange: str, market: str,
-                                event_time: int, received_at: int) -> Candle:
-    """A closed (``w``) 1m candlestick as a Candle; ``event_time`` is the frame's ``time_ms``."""
+                                event_time: int, received_at: int, contract_size: float = 1.0) -> Candle:
+    """A closed (``w``) 1m candlestick as a Candle; ``event_time`` is the frame's ``time_ms``.
+    Futures: ``contract_size`` converts ``v`` (contracts) to base currency."""
     interval = k.n.partition("_")[0]
     if interval != "1m":
         raise RecordError("unexpected_interval", f"{symbol}: candlestick interval {interval!r}, only 1m is streamed",
@@ -68,7 +73,7 @@ def parse_candlestick_to_candle(k: GateCandlestick, symbol: str, exchange: str, 
         volume = _num(k.a, "a", symbol)
         quote_volume: float | None = _num(k.v, "v", symbol)
     else:
-        volume = _num(k.v, "v", symbol)
+        volume = base_units(_num(k.v, "v", symbol), contract_size)
         quote_volume = None
     candle = Candle(exchange=exchange, market=market, symbol=symbol, tf="1m", open_time=open_time,
                     close_time=open_time + MINUTE_MS - 1, open=_price(k.o, "o", symbol),
@@ -94,17 +99,19 @@ def parse_spot_trade_to_tick(t: GateSpotTrade, symbol: str, exchange: str, marke
 
 
 def parse_futures_trade_to_tick(t: GateFuturesTrade, symbol: str, exchange: str, market: str,
-                                received_at: int) -> Tick:
+                                received_at: int, contract_size: float) -> Tick:
     size = _num(t.size, "size", symbol)
     if size == 0:
         raise RecordError("bad_quantity", f"{symbol}: size=0", field="size")
     return Tick(exchange=exchange, market=market, symbol=symbol, trade_id=str(t.id),
-                price=_price(t.price, "price", symbol), qty=abs(size), side="buy" if size > 0 else "sell",
+                price=_price(t.price, "price", symbol), qty=base_units(abs(size), contract_size),
+                side="buy" if size > 0 else "sell",
                 event_time=t.create_time_ms, received_at=received_at)
 
 
 def parse_book_ticker_to_quote(q: GateBookTicker, symbol: str, exchange: str, market: str,
-                               received_at: int) -> Quote:
+                               received_at: int, contract_size: float = 1.0) -> Quote:
+    """Best bid/ask; futures sizes (contracts) times ``contract_size``, spot's as sent (base)."""
     if q.b == "" or q.a == "":
         raise RecordError("empty_book_side", f"{symbol}: book ticker without {'bids' if q.b == '' else 'asks'}",
                           field="b" if q.b == "" else "a")
@@ -112,8 +119,9 @@ def parse_book_ticker_to_quote(q: GateBookTicker, symbol: str, exchange: str, ma
     ask = _price(q.a, "a", symbol)
     if bid > ask:
         raise RecordError("crossed_quote", f"{symbol}: bid {bid} > ask {ask}", field="b")
-    return Quote(exchange=exchange, market=market, symbol=symbol, bid=bid, bid_qty=_num(q.B, "B", symbol),
-                 ask=ask, ask_qty=_num(q.A, "A", symbol), event_time=q.t, received_at=received_at)
+    return Quote(exchange=exchange, market=market, symbol=symbol, bid=bid,
+                 bid_qty=base_units(_num(q.B, "B", symbol), contract_size), ask=ask,
+                 ask_qty=base_units(_num(q.A, "A", symbol), contract_size), event_time=q.t, received_at=received_at)
 
 
 def parse_futures_ticker_to_funding(t: GateFuturesTicker, symbol: str, exchange: str, market: str,
@@ -126,7 +134,11 @@ def parse_futures_ticker_to_funding(t: GateFuturesTicker, symbol: str, exchange:
 
 
 def parse_futures_ticker_to_open_interest(t: GateFuturesTicker, symbol: str, exchange: str, market: str,
-                                          event_time: int, received_at: int) -> OpenInterest:
+                                          event_time: int, received_at: int, contract_size: float) -> OpenInterest:
+    """``total_size`` (contracts) as open interest in base currency."""
+    oi = _num(t.total_size, "total_size", symbol)
+    if oi < 0:
+        raise RecordError("bad_quantity", f"{symbol}: total_size={t.total_size!r}", field="total_size")
     return OpenInterest(exchange=exchange, market=market, symbol=symbol,
-                        open_interest=_num(t.total_size, "total_size", symbol), event_time=event_time,
+                        open_interest=base_units(oi, contract_size), event_time=event_time,
                         received_at=received_at)

@@ -12,6 +12,12 @@ the same symbol starts (:class:`connectors.base.candles.KlineCloser`). Every
 (re)subscription forgets the pending window of its symbols, so a window seen
 across a disconnect is never published from the websocket; the reconnect
 backfill fetches it over REST.
+
+Futures sizes are contracts on the wire; every record carries base currency
+(``connectors.base.units``): each contract's ``multiplier`` (ccxt's
+``contractSize``) is learnt when markets load, a frame of a contract whose
+size is unknown is dead-lettered (``unknown_contract_size``), and the ccxt
+client converts REST candle volumes with the same function.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from connectors.base.candles import KlineCloser
+from connectors.base.units import ContractSizes, ccxt_with_base_volume
 from connectors.base.venue import Venue, VenueConfig, VenueLimits
 from connectors.kucoin import config, parse
 from connectors.kucoin.schemas import (
@@ -193,9 +200,14 @@ class _KucoinVenue(Venue):
         if not topic.endswith("_1min"):
             raise RecordError("unexpected_interval", f"{self.name}: topic {topic!r}, only 1min is streamed")
         symbol = self.subscribed_symbol(k.symbol, topic)
-        candle = parse.parse_candles_to_candle(k, symbol, self.exchange, self.market, received_at)
+        candle = parse.parse_candles_to_candle(k, symbol, self.exchange, self.market, received_at,
+                                               self.contract_size(k.symbol, topic))
         closed = self._closer.update(symbol, candle.open_time, candle)
         return [closed] if closed is not None else []
+
+    def contract_size(self, native: str, stream: str) -> float:
+        """Base units per contract of ``native`` (1 on spot: sizes are base already)."""
+        return 1.0
 
     def _parse_message(self, env: KucoinFrame, received_at: int) -> list[msgspec.Struct]:
         raise NotImplementedError
@@ -203,7 +215,7 @@ class _KucoinVenue(Venue):
     def _ccxt(self, cls_name: str, types: list[str]) -> Any:
         import ccxt.async_support as ccxt_async
 
-        exchange = getattr(ccxt_async, cls_name)({"enableRateLimit": True})
+        exchange = ccxt_with_base_volume(getattr(ccxt_async, cls_name))({"enableRateLimit": True})
         rest = self.config.rest_url.rstrip("/")
         exchange.urls["api"] = dict.fromkeys(exchange.urls["api"], rest)
         exchange.options["fetchMarkets"] = {"types": types, "fetchTickersFees": False}
@@ -268,6 +280,21 @@ class KucoinFuturesVenue(_KucoinVenue):
                                                channels=("kline", "trades", "quotes", "funding")))
         #: native -> (mark price, index price, funding rate): the instrument topic sends them apart.
         self._instrument: dict[str, tuple[float | None, float | None, float | None]] = {}
+        self._contract_sizes = ContractSizes(self.name)
+
+    def market_symbol(self, market: dict[str, Any]) -> str | None:
+        """As the base class; also remembers the contract size of each contract we may stream."""
+        symbol = super().market_symbol(market)
+        if symbol is not None:
+            self._contract_sizes.learn(market)
+        return symbol
+
+    def set_contract_sizes(self, sizes: dict[str, float]) -> None:
+        """``multiplier`` by contract symbol when markets are not loaded (tests, benchmarks)."""
+        self._contract_sizes.update(sizes)
+
+    def contract_size(self, native: str, stream: str) -> float:
+        return self._contract_sizes.of(native, stream)
 
     def default_native_id(self, symbol: str) -> str:
         base, _, quote = symbol.partition("/")
@@ -287,11 +314,11 @@ class KucoinFuturesVenue(_KucoinVenue):
         if prefix == "/contractMarket/execution":
             t = _execution.decode(env.data)
             return [parse.parse_futures_execution_to_tick(t, self.subscribed_symbol(t.symbol, topic), self.exchange,
-                                                          self.market, received_at)]
+                                                          self.market, received_at, self.contract_size(t.symbol, topic))]
         if prefix == "/contractMarket/tickerV2":
             q = _ticker_v2.decode(env.data)
             return [parse.parse_futures_ticker_to_quote(q, self.subscribed_symbol(q.symbol, topic), self.exchange,
-                                                        self.market, received_at)]
+                                                        self.market, received_at, self.contract_size(q.symbol, topic))]
         if prefix == "/contract/instrument":
             symbol = self.subscribed_symbol(native, topic)
             msg = _instrument.decode(env.data)

@@ -1,14 +1,18 @@
 """The one place KuCoin structs become scanflow records.
 
-Volumes keep the units of KuCoin's REST klines (what ccxt returns) so the
-audit compares like with like: spot volume in base currency, futures volume
-in contracts.
+Sizes are in base currency everywhere (``connectors.base.units``): spot
+sizes are base already; futures sizes (candle volume, execution ``size``,
+tickerV2 sizes) arrive in contracts and are multiplied by the contract's
+``multiplier`` (ccxt's ``contractSize``) with :func:`base_units`, the
+function the REST candles go through too, so websocket and REST candles
+agree exactly. Quote volume (turnover) is in quote currency on both markets.
 """
 
 from __future__ import annotations
 
 import math
 
+from connectors.base.units import base_units
 from connectors.kucoin.schemas import (
     KucoinCandles,
     KucoinFuturesExecution,
@@ -57,14 +61,17 @@ def candle_open_time(k: KucoinCandles, symbol: str) -> int:
                           field="candles") from None
 
 
-def parse_candles_to_candle(k: KucoinCandles, symbol: str, exchange: str, market: str, received_at: int) -> Candle:
-    """The final state of a window (the closer decided it closed) as a Candle."""
+def parse_candles_to_candle(k: KucoinCandles, symbol: str, exchange: str, market: str, received_at: int,
+                            contract_size: float = 1.0) -> Candle:
+    """The final state of a window (the closer decided it closed) as a Candle; futures
+    volume (contracts) times ``contract_size``."""
     open_time = candle_open_time(k, symbol)
     c = k.candles
     if market == "spot":
         volume, quote_volume = _num(c[5], "candles[5]", symbol), _num(c[6], "candles[6]", symbol)
     else:
-        quote_volume, volume = _num(c[5], "candles[5]", symbol), _num(c[6], "candles[6]", symbol)
+        quote_volume = _num(c[5], "candles[5]", symbol)
+        volume = base_units(_num(c[6], "candles[6]", symbol), contract_size)
     candle = Candle(exchange=exchange, market=market, symbol=symbol, tf="1m", open_time=open_time,
                     close_time=open_time + MINUTE_MS - 1, open=_price(c[1], "candles[1]", symbol),
                     high=_price(c[3], "candles[3]", symbol), low=_price(c[4], "candles[4]", symbol),
@@ -95,21 +102,24 @@ def parse_spot_match_to_tick(t: KucoinSpotMatch, symbol: str, exchange: str, mar
 
 
 def parse_futures_execution_to_tick(t: KucoinFuturesExecution, symbol: str, exchange: str, market: str,
-                                    received_at: int) -> Tick:
+                                    received_at: int, contract_size: float) -> Tick:
     if t.size <= 0:
         raise RecordError("bad_quantity", f"{symbol}: size={t.size!r}", field="size")
     return Tick(exchange=exchange, market=market, symbol=symbol, trade_id=t.tradeId, price=_price(t.price, "price", symbol),
-                qty=float(t.size), side=_side(t.side, symbol), event_time=to_ms(t.ts), received_at=received_at)
+                qty=base_units(t.size, contract_size), side=_side(t.side, symbol), event_time=to_ms(t.ts),
+                received_at=received_at)
 
 
 def _quote(symbol: str, exchange: str, market: str, bid: str, bid_qty: str | float, ask: str, ask_qty: str | float,
-           event_time: int, received_at: int) -> Quote:
+           event_time: int, received_at: int, contract_size: float = 1.0) -> Quote:
     b = _price(bid, "bestBid", symbol)
     a = _price(ask, "bestAsk", symbol)
     if b > a:
         raise RecordError("crossed_quote", f"{symbol}: bid {b} > ask {a}", field="bestBid")
-    return Quote(exchange=exchange, market=market, symbol=symbol, bid=b, bid_qty=_num(bid_qty, "bestBidSize", symbol),
-                 ask=a, ask_qty=_num(ask_qty, "bestAskSize", symbol), event_time=event_time, received_at=received_at)
+    return Quote(exchange=exchange, market=market, symbol=symbol, bid=b,
+                 bid_qty=base_units(_num(bid_qty, "bestBidSize", symbol), contract_size), ask=a,
+                 ask_qty=base_units(_num(ask_qty, "bestAskSize", symbol), contract_size), event_time=event_time,
+                 received_at=received_at)
 
 
 def parse_spot_ticker_to_quote(t: KucoinSpotTicker, symbol: str, exchange: str, market: str, received_at: int) -> Quote:
@@ -119,9 +129,9 @@ def parse_spot_ticker_to_quote(t: KucoinSpotTicker, symbol: str, exchange: str, 
 
 
 def parse_futures_ticker_to_quote(t: KucoinFuturesTickerV2, symbol: str, exchange: str, market: str,
-                                  received_at: int) -> Quote:
+                                  received_at: int, contract_size: float) -> Quote:
     return _quote(symbol, exchange, market, t.bestBidPrice, t.bestBidSize, t.bestAskPrice, t.bestAskSize,
-                  to_ms(t.ts), received_at)
+                  to_ms(t.ts), received_at, contract_size)
 
 
 def parse_instrument_to_funding(symbol: str, exchange: str, market: str, mark_price: float,

@@ -33,6 +33,12 @@ audit republishes the window as a ``correction`` if its final state differs.
 Every (re)subscription forgets the pending windows of its symbols, so a
 window is never inferred across a hole; the reconnect backfill fetches it
 over REST. A frame that fails to decode does not move the clock.
+
+Contract sizes are contracts on the wire; every record carries base currency
+(``connectors.base.units``): each contract's ``contractSize`` is learnt when
+markets load, a frame of a contract whose size is unknown is dead-lettered
+(``unknown_contract_size``), and the ccxt client converts REST candle
+volumes with the same function.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from connectors.base.candles import KlineCloser
+from connectors.base.units import ContractSizes, ccxt_with_base_volume
 from connectors.base.venue import Venue, VenueConfig, VenueLimits
 from connectors.mexc import config, parse
 from connectors.mexc.proto import DecodeError, PushDataV3ApiWrapper
@@ -152,7 +159,7 @@ class _MexcVenue(Venue):
     def _ccxt(self) -> Any:
         import ccxt.async_support as ccxt_async
 
-        exchange = ccxt_async.mexc({"enableRateLimit": True})
+        exchange = ccxt_with_base_volume(ccxt_async.mexc)({"enableRateLimit": True})
         rest = self.config.rest_url.rstrip("/")
         api = dict(exchange.urls["api"])
         api["spot"] = {"public": rest, "private": rest}
@@ -323,9 +330,21 @@ class MexcFuturesVenue(_MexcVenue):
             "push.kline": self._on_kline, "push.deal": self._on_deal, "push.depth.full": self._on_depth,
             "push.ticker": self._on_ticker, "push.funding.rate": self._on_funding_rate,
         }
+        self._contract_sizes = ContractSizes(self.name)
 
     def accepts_market(self, market: dict[str, Any]) -> bool:
         return bool(market.get("swap")) and bool(market.get("linear"))
+
+    def market_symbol(self, market: dict[str, Any]) -> str | None:
+        """As the base class; also remembers the contract size of each contract we may stream."""
+        symbol = super().market_symbol(market)
+        if symbol is not None:
+            self._contract_sizes.learn(market)
+        return symbol
+
+    def set_contract_sizes(self, sizes: dict[str, float]) -> None:
+        """``contractSize`` by contract symbol when markets are not loaded (tests, benchmarks)."""
+        self._contract_sizes.update(sizes)
 
     def default_native_id(self, symbol: str) -> str:
         base, _, quote = symbol.partition("/")
@@ -425,35 +444,43 @@ class MexcFuturesVenue(_MexcVenue):
     def _on_kline(self, env: MexcContractFrame, received_at: int) -> list[msgspec.Struct]:
         k = _contract_kline.decode(env.data)
         native = self._frame_native(env, k.symbol)
-        symbol = self.subscribed_symbol(native, f"kline:{native}")
+        stream = f"kline:{native}"
+        symbol = self.subscribed_symbol(native, stream)
         candle = parse.parse_contract_kline_to_candle(k, symbol, self.exchange, self.market,
-                                                      env.ts or received_at, received_at)
+                                                      env.ts or received_at, received_at,
+                                                      self._contract_sizes.of(native, stream))
         return self._on_kline_push(candle)
 
     def _on_deal(self, env: MexcContractFrame, received_at: int) -> list[msgspec.Struct]:
         decoded = _contract_deals.decode(env.data)
         deals = decoded if isinstance(decoded, list) else [decoded]
         native = self._frame_native(env)
-        symbol = self.subscribed_symbol(native, f"deal:{native}")
-        return [parse.parse_contract_deal_to_tick(d, symbol, self.exchange, self.market, received_at) for d in deals]
+        stream = f"deal:{native}"
+        symbol = self.subscribed_symbol(native, stream)
+        size = self._contract_sizes.of(native, stream)
+        return [parse.parse_contract_deal_to_tick(d, symbol, self.exchange, self.market, received_at, size)
+                for d in deals]
 
     def _on_depth(self, env: MexcContractFrame, received_at: int) -> list[msgspec.Struct]:
         d = _contract_depth.decode(env.data)
         native = self._frame_native(env)
-        symbol = self.subscribed_symbol(native, f"depth.full:{native}")
+        stream = f"depth.full:{native}"
+        symbol = self.subscribed_symbol(native, stream)
         return [parse.parse_contract_depth_to_quote(d, symbol, self.exchange, self.market,
-                                                    env.ts or d.cts or received_at, received_at)]
+                                                    env.ts or d.cts or received_at, received_at,
+                                                    self._contract_sizes.of(native, stream))]
 
     def _on_ticker(self, env: MexcContractFrame, received_at: int) -> list[msgspec.Struct]:
         t = _contract_ticker.decode(env.data)
         native = self._frame_native(env, t.symbol)
-        symbol = self.subscribed_symbol(native, f"ticker:{native}")
+        stream = f"ticker:{native}"
+        symbol = self.subscribed_symbol(native, stream)
         funding = self._funding.get(native)
         out: list[msgspec.Struct] = [parse.parse_contract_ticker_to_funding(
             t, symbol, self.exchange, self.market, funding[1] if funding else None, received_at)]
         if t.holdVol is not None:
             out.append(parse.parse_contract_ticker_to_open_interest(t, symbol, self.exchange, self.market,
-                                                                    received_at))
+                                                                    received_at, self._contract_sizes.of(native, stream)))
         self._marks[native] = (t.fairPrice, t.indexPrice)
         return out
 

@@ -1,7 +1,10 @@
 """The one place MEXC messages become scanflow records.
 
-Units follow MEXC's REST klines (what ccxt returns) so the audit compares like
-with like: spot volume in base currency, contract volume in contracts. Candles
+Sizes are in base currency everywhere (``connectors.base.units``): spot sizes
+are base already; contract sizes (kline ``q``, deal ``v``, depth sizes,
+``holdVol``) arrive in contracts and are multiplied by the contract's
+``contractSize`` with :func:`base_units`, the function the REST candles go
+through too, so websocket and REST candles agree exactly. Candles
 closed without an exchange flag carry provenance ``inferred`` (DESIGN.md).
 Trades without an exchange trade id get one derived from their content
 (time, price, quantity, side), so the same trade seen on two overlapping
@@ -13,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from connectors.base.units import base_units
 from connectors.mexc.schemas import (
     MexcContractDeal,
     MexcContractDepth,
@@ -132,32 +136,35 @@ def _quote(symbol: str, exchange: str, market: str, bid: float, bid_qty: float, 
 # ---- USDT-M contracts (JSON) ---------------------------------------------------------
 
 def parse_contract_kline_to_candle(k: MexcContractKline, symbol: str, exchange: str, market: str,
-                                   event_time: int, received_at: int) -> Candle:
-    """A ``push.kline`` (the window's state so far) as a Candle; volume in contracts."""
+                                   event_time: int, received_at: int, contract_size: float) -> Candle:
+    """A ``push.kline`` (the window's state so far) as a Candle; volume ``q`` (contracts) in base
+    currency, ``a`` (quote) as sent."""
     if k.interval != "Min1":
         raise RecordError("unexpected_interval", f"{symbol}: kline interval {k.interval!r}, only Min1 is streamed",
                           field="interval")
     return _candle(symbol, exchange, market, k.t * 1000, _price(k.o, "o", symbol), _price(k.h, "h", symbol),
-                   _price(k.l, "l", symbol), _price(k.c, "c", symbol), _qty(k.q, "q", symbol),
+                   _price(k.l, "l", symbol), _price(k.c, "c", symbol), base_units(_qty(k.q, "q", symbol), contract_size),
                    _qty(k.a, "a", symbol), event_time, received_at)
 
 
 def parse_contract_deal_to_tick(d: MexcContractDeal, symbol: str, exchange: str, market: str,
-                                received_at: int) -> Tick:
+                                received_at: int, contract_size: float) -> Tick:
     trade_id = str(d.i) if d.i is not None and d.i != "" else f"{d.t}-{d.p!r}-{d.v!r}-{d.T}"
     return Tick(exchange=exchange, market=market, symbol=symbol, trade_id=trade_id, price=_price(d.p, "p", symbol),
-                qty=_qty(d.v, "v", symbol), side=_side(d.T, symbol), event_time=d.t, received_at=received_at)
+                qty=base_units(_qty(d.v, "v", symbol), contract_size), side=_side(d.T, symbol), event_time=d.t,
+                received_at=received_at)
 
 
 def parse_contract_depth_to_quote(d: MexcContractDepth, symbol: str, exchange: str, market: str, event_time: int,
-                                  received_at: int) -> Quote:
-    """The best level of each side of a ``push.depth.full`` snapshot; sizes in contracts."""
+                                  received_at: int, contract_size: float) -> Quote:
+    """The best level of each side of a ``push.depth.full`` snapshot; sizes (contracts) in base currency."""
     if not d.bids or not d.asks:
         raise RecordError("empty_book", f"{symbol}: depth snapshot without {'bids' if not d.bids else 'asks'}",
                           field="bids" if not d.bids else "asks")
     (bid, bid_qty, *_), (ask, ask_qty, *_) = _level(d.bids[0], "bids", symbol), _level(d.asks[0], "asks", symbol)
-    return _quote(symbol, exchange, market, _price(bid, "bids[0][0]", symbol), _qty(bid_qty, "bids[0][1]", symbol),
-                  _price(ask, "asks[0][0]", symbol), _qty(ask_qty, "asks[0][1]", symbol), event_time, received_at)
+    return _quote(symbol, exchange, market, _price(bid, "bids[0][0]", symbol),
+                  base_units(_qty(bid_qty, "bids[0][1]", symbol), contract_size), _price(ask, "asks[0][0]", symbol),
+                  base_units(_qty(ask_qty, "asks[0][1]", symbol), contract_size), event_time, received_at)
 
 
 def _level(level: list[float], side: str, symbol: str) -> list[float]:
@@ -178,10 +185,11 @@ def parse_contract_ticker_to_funding(t: MexcContractTicker, symbol: str, exchang
 
 
 def parse_contract_ticker_to_open_interest(t: MexcContractTicker, symbol: str, exchange: str, market: str,
-                                           received_at: int) -> OpenInterest:
-    """``holdVol`` of a ``push.ticker``: open interest in contracts."""
+                                           received_at: int, contract_size: float) -> OpenInterest:
+    """``holdVol`` of a ``push.ticker`` (contracts) as open interest in base currency."""
     return OpenInterest(exchange=exchange, market=market, symbol=symbol,
-                        open_interest=_qty(t.holdVol, "holdVol", symbol), event_time=t.timestamp,
+                        open_interest=base_units(_qty(t.holdVol, "holdVol", symbol), contract_size),
+                        event_time=t.timestamp,
                         received_at=received_at)
 
 

@@ -4,7 +4,8 @@ Every function takes the decoded struct, the unified symbol and the identity
 (exchange, market) and returns a record; number errors become
 :class:`RecordError` naming the field and the symbol. Sizes are in base
 currency everywhere: SWAP sizes arrive in contracts and are multiplied by the
-contract value (``ctVal``, ccxt's ``contractSize``), SWAP candles take
+contract value (``ctVal``, ccxt's ``contractSize``) with
+``connectors.base.units.base_units`` (the rounding every venue shares), SWAP candles take
 ``volCcy`` (base) like ccxt's ``fetch_ohlcv``, so websocket and REST candles
 agree.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+from connectors.base.units import base_units
 from connectors.okx.schemas import OkxCandle, OkxFundingRate, OkxOpenInterest, OkxTicker, OkxTrade
 from detectors.timeframes import MINUTE_MS
 from streams.records import (
@@ -80,7 +82,7 @@ def parse_trade_to_tick(t: OkxTrade, symbol: str, exchange: str, market: str, re
     if qty < 0:
         raise RecordError("bad_quantity", f"{symbol}: sz={t.sz!r}", field="sz")
     return validate_tick(Tick(exchange=exchange, market=market, symbol=symbol, trade_id=t.tradeId,
-                              price=_price(t.px, "px", symbol), qty=qty * contract_size, side=side,
+                              price=_price(t.px, "px", symbol), qty=base_units(qty, contract_size), side=side,
                               event_time=ms(t.ts, "ts", symbol), received_at=received_at))
 
 
@@ -88,8 +90,8 @@ def parse_ticker_to_quote(t: OkxTicker, symbol: str, exchange: str, market: str,
                           contract_size: float = 1.0) -> Quote:
     """Best bid/ask of a ``tickers`` push (the caller skips pushes with an empty side)."""
     q = Quote(exchange=exchange, market=market, symbol=symbol, bid=_price(t.bidPx, "bidPx", symbol),
-              bid_qty=_num(t.bidSz, "bidSz", symbol) * contract_size, ask=_price(t.askPx, "askPx", symbol),
-              ask_qty=_num(t.askSz, "askSz", symbol) * contract_size, event_time=ms(t.ts, "ts", symbol),
+              bid_qty=base_units(_num(t.bidSz, "bidSz", symbol), contract_size), ask=_price(t.askPx, "askPx", symbol),
+              ask_qty=base_units(_num(t.askSz, "askSz", symbol), contract_size), event_time=ms(t.ts, "ts", symbol),
               received_at=received_at)
     try:
         return validate_quote(q)

@@ -23,7 +23,7 @@ import pytest
 from connectors.mexc import config
 from streams import topics
 from tests.connectors.fakes.exchange import MINUTE_MS
-from tests.connectors.fakes.mexc import FakeMexc, contracts
+from tests.connectors.fakes.mexc import FakeMexc, in_base
 from tests.connectors.test_binance_broker import read_candles
 from tests.connectors.test_binance_connector import real_candles
 
@@ -67,7 +67,8 @@ async def test_backfill_mexc_futures_writes_the_lake_and_resumes(tmp_path: Path)
         files = list((tmp_path / "candles" / "exchange=mexc" / "tf=1m").rglob("backfill-linear-BTC_USDT.parquet"))
         table = pq.read_table(next(f for f in files if since in str(f.parent))).to_pylist()
         assert [r["open_time"] for r in table] == [r.open_time for r in rows]
-        assert [(r["open"], r["close"], r["volume"]) for r in table] == [(r.open, r.close, float(contracts(r.volume)))
+        # volume in base currency: the fake's contracts x contractSize
+        assert [(r["open"], r["close"], r["volume"]) for r in table] == [(r.open, r.close, in_base(r.volume))
                                                                          for r in rows]
         assert {(r["exchange"], r["market"], r["provenance"]) for r in table} == {("mexc", "linear", "rest_backfill")}
         assert any(p.startswith("/api/v1/contract/kline/BTC_USDT") for p, _ in fake.rest_requests)

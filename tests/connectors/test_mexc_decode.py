@@ -31,6 +31,7 @@ def spot() -> MexcSpotVenue:
 def futures() -> MexcFuturesVenue:
     v = MexcFuturesVenue()
     v.set_symbol_map({"BTC/USDT": "BTC_USDT"})
+    v.set_contract_sizes({"BTC_USDT": 0.0001})
     return v
 
 

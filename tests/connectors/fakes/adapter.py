@@ -199,6 +199,9 @@ class VenueAdapter:
     refusals: int = 1
     #: unified symbol -> exchange id of the symbols in the captured frames
     decode_symbols: dict[str, str] = field(default_factory=dict)
+    #: exchange id -> contract size (base units per contract) the decode venue knows, as loading
+    #: markets would teach it (futures venues; a decode symbol left out has an unknown size)
+    contract_sizes: dict[str, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -241,7 +244,8 @@ class VenueAdapter:
 
     # ---- what the exchange sees and sends --------------------------------------------------
     def volume(self, row: CandleRow) -> float:
-        """``row.volume`` in the venue's candle units (contracts on some futures)."""
+        """``row.volume`` as the venue publishes it: base currency, from the fake's wire units
+        (futures fakes send whole contracts, so a volume may be rounded to a contract)."""
         return row.volume
 
     def parse_request(self, text: str) -> Request:
@@ -263,6 +267,8 @@ class VenueAdapter:
         """A fresh venue as the connector leaves it after loading markets (no I/O)."""
         v = self.venue_cls()
         v.set_symbol_map(self.decode_symbols)
+        if self.contract_sizes:
+            v.set_contract_sizes(self.contract_sizes)  # type: ignore[attr-defined]
         return v
 
     def decode_cases(self) -> list[DecodeCase]:

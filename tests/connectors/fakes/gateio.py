@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from connectors.base.units import base_units
 from tests.connectors.fakes.exchange import (
     MINUTE_MS,
     CandleRow,
@@ -34,6 +35,11 @@ def _s(x: float) -> str:
 def contracts(volume: float) -> int:
     """Base volume in contracts, as Gate futures report size."""
     return round(volume / QUANTO)
+
+
+def in_base(volume: float) -> float:
+    """What a client publishes for ``volume`` sent as whole contracts: back in base currency."""
+    return base_units(contracts(volume), QUANTO)
 
 
 class FakeGateio(FakeExchange):
@@ -57,6 +63,10 @@ class FakeGateio(FakeExchange):
         self.symbols[native] = (base, quote)
         self.quote_volume_24h[native] = quote_volume_24h
         return native
+
+    def contract_size(self, native: str) -> float:
+        """Base units per contract of ``native`` (``quanto_multiplier`` in the contracts list)."""
+        return QUANTO
 
     # ---- websocket protocol -------------------------------------------------
     def _response(self, req: dict[str, Any], error: dict[str, Any] | None = None) -> str:

@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 import msgspec
 from aiohttp import web
 
+from connectors.base.units import base_units
 from tests.connectors.fakes.exchange import (
     MINUTE_MS,
     CandleRow,
@@ -42,6 +43,11 @@ def _s(x: float) -> str:
 
 def contracts(volume: float) -> int:
     return round(volume / MULTIPLIER)
+
+
+def in_base(volume: float) -> float:
+    """What a client publishes for ``volume`` sent as whole contracts: back in base currency."""
+    return base_units(contracts(volume), MULTIPLIER)
 
 
 class FakeKucoin(FakeExchange):
@@ -73,6 +79,10 @@ class FakeKucoin(FakeExchange):
         self.symbols[native] = (base, quote)
         self.quote_volume_24h[native] = quote_volume_24h
         return native
+
+    def contract_size(self, native: str) -> float:
+        """Base units per contract of ``native`` (``multiplier`` in the contracts list; futures)."""
+        return MULTIPLIER
 
     # ---- websocket protocol -------------------------------------------------
     def on_client_connected(self, client: FakeClient) -> None:

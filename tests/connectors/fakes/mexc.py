@@ -31,6 +31,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from connectors.base.units import base_units
 from tests.connectors.fakes.exchange import (
     MINUTE_MS,
     CandleRow,
@@ -54,6 +55,11 @@ def _s(x: float) -> str:
 
 def contracts(volume: float) -> int:
     return round(volume / CONTRACT_SIZE)
+
+
+def in_base(volume: float) -> float:
+    """What a client publishes for ``volume`` sent as whole contracts: back in base currency."""
+    return base_units(contracts(volume), CONTRACT_SIZE)
 
 
 # ---- protobuf wire encoding (independent of the protobuf package) ----------------------
@@ -173,6 +179,10 @@ class FakeMexc(FakeExchange):
         self.symbols[native] = (base, quote)
         self.quote_volume_24h[native] = quote_volume_24h
         return native
+
+    def contract_size(self, native: str) -> float:
+        """Base units per contract of ``native`` (``contractSize`` in the contract details)."""
+        return CONTRACT_SIZE
 
     # ---- websocket protocol -------------------------------------------------
     async def on_client_message(self, client: FakeClient, text: str) -> None:

@@ -131,6 +131,10 @@ class FakeOkx(FakeExchange):
         self.ct_val[native] = ct_val if self.inst_type == "SWAP" else 1.0
         return native
 
+    def contract_size(self, native: str) -> float:
+        """Base units per contract of ``native`` (``ctVal`` in the instruments list; 1 on SPOT)."""
+        return self.ct_val[native]
+
     def public_streams(self, client: FakeClient) -> bool:
         return client.path.startswith(PUBLIC_PATH)
 

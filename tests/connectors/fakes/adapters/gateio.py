@@ -1,6 +1,7 @@
 """Gate.io v4 spot / USDT futures for the venue contract: requests ``{"channel",
 "event", "payload"}`` (candlesticks one ``[interval, pair]`` each), close flag
-``w``, futures sizes in contracts; Gate's documented frames under
+``w``, futures sizes in contracts on the wire, published in base currency
+(x ``quanto_multiplier``); Gate's documented frames under
 tests/connectors/resources/gateio/."""
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tests.connectors.fakes.adapter import (
     resource,
 )
 from tests.connectors.fakes.exchange import CandleRow
-from tests.connectors.fakes.gateio import FakeGateio, contracts
+from tests.connectors.fakes.gateio import FakeGateio, in_base
 
 
 def frame(name: str) -> str:
@@ -44,7 +45,7 @@ class GateioAdapter(VenueAdapter):
     decode_symbols: dict[str, str] = field(default_factory=_symbols)
 
     def volume(self, row: CandleRow) -> float:
-        return float(contracts(row.volume)) if self.fake_market == "futures" else row.volume
+        return in_base(row.volume) if self.fake_market == "futures" else row.volume
 
     def parse_request(self, text: str) -> Request:
         req = json.loads(text)
@@ -96,22 +97,23 @@ class GateioAdapter(VenueAdapter):
         del market_trade["result"][0]["is_internal"]
         return [
             # the push carries the running and the closed point of one window: only the closed one counts
+            # sizes in base currency: contracts x quanto_multiplier (BTC_USDT 0.0001, BTC_USD 0.01 here)
             case("candlesticks", frame("futures_candlesticks.json"), Expect(Candle, {
                 "symbol": "BTC/USDT", "open_time": 1545129300000, "event_time": 1542162490123, "open": 94.3,
-                "high": 96.9, "low": 89.5, "close": 95.4, "volume": 27525555.0}), received_at=5),  # contracts
+                "high": 96.9, "low": 89.5, "close": 95.4, "volume": 2752.5555}), received_at=5),  # v=27525555
             case("open candlestick", replaced(frame("futures_candlesticks.json"), '"w":true', '"w":false')),
             # an insurance-fund takeover is no market trade; without the flag it is one (size < 0: a sell)
             case("internal trade", frame("futures_trade_internal.json")),
             case("trade", json.dumps(market_trade), Expect(Tick, {
-                "symbol": "BTC/USD", "trade_id": "27753479", "price": 96.4, "qty": 108.0, "side": "sell",
+                "symbol": "BTC/USD", "trade_id": "27753479", "price": 96.4, "qty": 1.08, "side": "sell",  # -108
                 "event_time": 1545136464123}), received_at=9),
             case("book_ticker", frame("futures_book_ticker.json"), Expect(Quote, {
-                "bid": 54696.6, "bid_qty": 37000.0, "ask": 54696.7, "ask_qty": 47061.0, "event_time": 1615366379123}),
+                "bid": 54696.6, "bid_qty": 370.0, "ask": 54696.7, "ask_qty": 470.61, "event_time": 1615366379123}),
                  received_at=99),
             case("tickers", frame("futures_tickers.json"), Expect(FundingRate, {
                 "symbol": "BTC/USD", "mark_price": 118.35, "index_price": 118.36, "funding_rate": -0.000114,
                 "event_time": 1541659086123}), Expect(OpenInterest, {
-                    "symbol": "BTC/USD", "open_interest": 73648.0, "event_time": 1541659086123})),
+                    "symbol": "BTC/USD", "open_interest": 736.48, "event_time": 1541659086123})),  # 73648
             case("ack", frame("futures_subscribe_ack.json"), accepted(None)),
             case("error", replaced(frame("spot_subscribe_error.json"), '"spot.candlesticks"', '"futures.candlesticks"'),
                  Expect(SubscribeAck, {"id": 8, "ok": False, "detail": Contains("Invalid argument")}))]
@@ -142,6 +144,8 @@ class GateioAdapter(VenueAdapter):
             BadFrame("time", replaced(book, '"t":1615366379123', '"t":"x"'), "schema_mismatch"),
             BadFrame("symbol", replaced(book, '"BTC_USD"', '"ETH_USD"'), "unknown_symbol"),
             BadFrame("high", replaced(candle, '"h":"96.9"', '"h":"1.0"'), "high_below_low"),
+            # GT_USDT is subscribed but its contract size was never learnt: never published in contracts
+            BadFrame("contract size", replaced(book, '"BTC_USD"', '"GT_USDT"'), "unknown_contract_size"),
             BadFrame("no channel", '{"hello":1}', "schema_mismatch")]
 
 
@@ -150,5 +154,6 @@ def _adapter(cls: Any, market: str, **kw: Any) -> GateioAdapter:
 
 
 ADAPTERS = {"gateio-spot": _adapter(GateioSpotVenue, "spot"),
-            "gateio-futures": _adapter(GateioFuturesVenue, "futures", funding_rate=0.0001, open_interest=123456.0,
-                                       quote_sizes=(15000.0, 20000.0), tick_qty=100.0)}
+            "gateio-futures": _adapter(GateioFuturesVenue, "futures", funding_rate=0.0001, open_interest=12.3456,
+                                       quote_sizes=(1.5, 2.0), tick_qty=0.01,  # 15000, 20000, 100 contracts
+                                       contract_sizes={"BTC_USDT": 0.0001, "BTC_USD": 0.01})}

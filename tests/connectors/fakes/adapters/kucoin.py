@@ -2,7 +2,8 @@
 token come from REST (``bullet-public``), so only the REST URL points at the
 fake; requests ``{"type": "subscribe", "topic": "<prefix>:<a>,<b>"}``; no
 close flag (a window closes when the next one starts); futures sizes in
-contracts; KuCoin's documented frames under tests/connectors/resources/kucoin/."""
+contracts on the wire, published in base currency (x ``multiplier``); KuCoin's
+documented frames under tests/connectors/resources/kucoin/."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from tests.connectors.fakes.adapter import (
     resource,
 )
 from tests.connectors.fakes.exchange import CandleRow
-from tests.connectors.fakes.kucoin import FakeKucoin, contracts
+from tests.connectors.fakes.kucoin import FakeKucoin, in_base
 
 
 def frame(name: str) -> str:
@@ -74,7 +75,7 @@ class KucoinAdapter(VenueAdapter):
             await fake.open_window(native, rows[i + 1])  # the next window's first push closes window i
 
     def volume(self, row: CandleRow) -> float:
-        return float(contracts(row.volume)) if self.fake_market == "futures" else row.volume
+        return in_base(row.volume) if self.fake_market == "futures" else row.volume
 
     def parse_request(self, text: str) -> Request:
         req = json.loads(text)
@@ -116,16 +117,17 @@ class KucoinAdapter(VenueAdapter):
         candle = frame("futures_limit_candle.json")
         return [
             *_acks(),
-            # KuCoin futures: [start, open, close, high, low, turnover, volume in contracts]
+            # KuCoin futures: [start, open, close, high, low, turnover, volume in contracts]; sizes are
+            # published in base currency: contracts x multiplier (XBTUSDTM: 0.001 BTC)
             DecodeCase("window closed by the next one", (Step(candle), Step(shifted(candle, 1), (Expect(Candle, {
                 "symbol": "BTC/USDT", "open_time": 1790993280000, "event_time": 1790993360463, "open": 84568.3,
-                "close": 84556.7, "high": 84568.3, "low": 84544.2, "volume": 12785.0,
+                "close": 84556.7, "high": 84568.3, "low": 84544.2, "volume": 12.785,  # 12785 contracts
                 "quote_volume": 1080991.7836}),), received_at=2))),
             case("execution", frame("futures_execution.json"), Expect(Tick, {
-                "symbol": "BTC/USDT", "trade_id": "1794100537695", "price": 90503.9, "qty": 2.0, "side": "buy",
+                "symbol": "BTC/USDT", "trade_id": "1794100537695", "price": 90503.9, "qty": 0.002, "side": "buy",
                 "event_time": 1731898619520}), received_at=7),
             case("tickerV2", frame("futures_ticker_v2.json"), Expect(Quote, {
-                "bid": 86454.5, "bid_qty": 5044.0, "ask": 86454.6, "ask_qty": 73.0, "event_time": 1740641976241}),
+                "bid": 86454.5, "bid_qty": 5.044, "ask": 86454.6, "ask_qty": 0.073, "event_time": 1740641976241}),
                  received_at=99),
             # funding and mark arrive as separate pushes: nothing until a mark price is known
             DecodeCase("instrument pushes merge", (Step(frame("futures_instrument_funding.json")), Step(
@@ -154,8 +156,10 @@ class KucoinAdapter(VenueAdapter):
             BadFrame("level1", frame("spot_level1.json"), "unexpected_stream"),
             BadFrame("price", replaced(execution, '"price":"90503.9"', '"price":"x1"'), "bad_number"),
             BadFrame("trade id", replaced(execution, '"tradeId":"1794100537695"', '"tradeId":5'), "schema_mismatch"),
-            BadFrame("symbol", replaced(execution, "XBTUSDTM", "ETHUSDTM"), "unknown_symbol"),
+            BadFrame("symbol", replaced(execution, "XBTUSDTM", "SOLUSDTM"), "unknown_symbol"),
             BadFrame("high", replaced(candle, '"84556.7","84568.3"', '"84556.7","1.0"'), "high_below_low"),
+            # ETHUSDTM is subscribed but its contract size was never learnt: never published in contracts
+            BadFrame("contract size", replaced(execution, "XBTUSDTM", "ETHUSDTM"), "unknown_contract_size"),
             BadFrame("no type", '{"hello":1}', "schema_mismatch")]
 
     def check_replay(self, fake: FakeKucoin, conn: Connector, pub: MemoryPublisher) -> None:
@@ -167,6 +171,7 @@ def _adapter(cls: Any, market: str, symbols: dict[str, str], **kw: Any) -> Kucoi
 
 
 ADAPTERS = {"kucoin-spot": _adapter(KucoinSpotVenue, "spot", {"BTC/USDT": "BTC-USDT"}),
-            "kucoin-futures": _adapter(KucoinFuturesVenue, "futures", {"BTC/USDT": "XBTUSDTM"}, funding_rate=0.0001,
-                                       first_funding_rate_missing=True, funding_per_minute=2,
-                                       quote_sizes=(1500.0, 2000.0), tick_qty=10.0)}
+            "kucoin-futures": _adapter(KucoinFuturesVenue, "futures", {"BTC/USDT": "XBTUSDTM", "ETH/USDT": "ETHUSDTM"},
+                                       funding_rate=0.0001, first_funding_rate_missing=True, funding_per_minute=2,
+                                       quote_sizes=(1.5, 2.0), tick_qty=0.01,  # 1500, 2000, 10 contracts
+                                       contract_sizes={"XBTUSDTM": 0.001})}

@@ -1,7 +1,8 @@
 """MEXC spot (binary protobuf pushes) / USDT-M contracts (JSON) for the venue
 contract: no close flag (a window closes when the next starts, or when the
 exchange clock passes its end plus a grace: the contract closes windows that
-way, ``provenance`` ``inferred``); contract sizes in contracts. MEXC's
+way, ``provenance`` ``inferred``); contract sizes in contracts on the wire,
+published in base currency (x ``contractSize``). MEXC's
 documented frames under tests/connectors/resources/mexc/, the spot ones encoded
 to protobuf by the fake's independent encoder."""
 
@@ -37,7 +38,7 @@ from tests.connectors.fakes.adapter import (
     resource,
 )
 from tests.connectors.fakes.exchange import CandleRow
-from tests.connectors.fakes.mexc import BOOK, DEALS, FakeMexc, contracts, encode_push, push_from_doc
+from tests.connectors.fakes.mexc import BOOK, DEALS, FakeMexc, encode_push, in_base, push_from_doc
 
 WINDOW = 1736410500  # the documented spot kline's window start (s), a minute boundary
 
@@ -107,27 +108,28 @@ def _futures_cases() -> list[DecodeCase]:
     settle = doc("futures_funding_rate.json")
     settle["data"]["nextSettleTime"] = 1587456000000
     ticker = {"mark_price": 6867.4, "index_price": 6861.6, "event_time": 1587442022003}
+    # sizes in base currency: contracts x contractSize (BTC_USDT: 0.0001 BTC)
     return [
         DecodeCase("window closed by the next one", (Step(contract_kline(0)), Step(contract_kline(1), (Expect(Candle, {
             "symbol": "BTC/USDT", "open_time": 1587448800000, "event_time": 1587448802003, "open": 6894.5,
-            "high": 6910.5, "low": 6885.0, "close": 6885.0, "volume": 1611754.0,
+            "high": 6910.5, "low": 6885.0, "close": 6885.0, "volume": 161.1754,  # q: 1611754 contracts
             "quote_volume": 233.740269343644737245}),), received_at=2))),
         case("deal", text("futures_deal.json"), Expect(Tick, {
-            "symbol": "BTC/USDT", "price": 6866.5, "qty": 2096.0, "side": "buy", "event_time": 1587442049632,
-            "trade_id": "1587442049632-6866.5-2096.0-1"})),
+            "symbol": "BTC/USDT", "price": 6866.5, "qty": 0.2096, "side": "buy", "event_time": 1587442049632,
+            "trade_id": "1587442049632-6866.5-2096.0-1"})),  # the derived id keeps MEXC's own numbers
         case("deal list", text("futures_deal_list.json"),
-             Expect(Tick, {"trade_id": "16270106116", "side": "buy", "qty": 2096.0}),
-             Expect(Tick, {"trade_id": "16270106117", "side": "sell", "qty": 11.0})),
+             Expect(Tick, {"trade_id": "16270106116", "side": "buy", "qty": 0.2096}),
+             Expect(Tick, {"trade_id": "16270106117", "side": "sell", "qty": 0.0011})),
         case("gzip deal list", gzip.compress(text("futures_deal_list.json").encode()),  # gzip pushes are inflated
              Expect(Tick, {"trade_id": "16270106116"}), Expect(Tick, {"trade_id": "16270106117"})),
-        case("depth", text("futures_depth_full.json"), Expect(Quote, {  # contracts
-            "bid": 6859.0, "bid_qty": 1840.0, "ask": 6859.5, "ask_qty": 3251.0, "event_time": 1587442022003})),
+        case("depth", text("futures_depth_full.json"), Expect(Quote, {  # 1840 and 3251 contracts
+            "bid": 6859.0, "bid_qty": 0.184, "ask": 6859.5, "ask_qty": 0.3251, "event_time": 1587442022003})),
         # the funding push waits for a mark price; the ticker carries both, later pushes merge
         DecodeCase("ticker and funding merge", (
             Step(text("futures_funding_rate.json")),
             Step(text("futures_ticker.json"), (
                 Expect(FundingRate, {**ticker, "funding_rate": 0.0008}),
-                Expect(OpenInterest, {"symbol": "BTC/USDT", "open_interest": 2284742.0,
+                Expect(OpenInterest, {"symbol": "BTC/USDT", "open_interest": 228.4742,  # holdVol 2284742
                                       "event_time": 1587442022003})), received_at=2),
             Step(json.dumps(settle), (Expect(FundingRate, {
                 "mark_price": 6867.4, "index_price": 6861.6, "funding_rate": 0.001,
@@ -168,7 +170,10 @@ def _bad_futures_frames() -> list[BadFrame]:
         BadFrame("no channel", '{"data":1}', "schema_mismatch"),
         BadFrame("price", replaced(deal, '"p": 6866.5', '"p": "x"'), "schema_mismatch"),
         BadFrame("side", replaced(deal, '"T": 1', '"T": 3'), "bad_side"),
-        BadFrame("symbol", replaced(deal, '"symbol": "BTC_USDT"', '"symbol": "ETH_USDT"'), "unknown_symbol"),
+        BadFrame("symbol", replaced(deal, '"symbol": "BTC_USDT"', '"symbol": "SOL_USDT"'), "unknown_symbol"),
+        # ETH_USDT is subscribed but its contract size was never learnt: never published in contracts
+        BadFrame("contract size", replaced(deal, '"symbol": "BTC_USDT"', '"symbol": "ETH_USDT"'),
+                 "unknown_contract_size"),
         BadFrame("Min60", text("futures_kline.json"), "unexpected_interval"),
         BadFrame("high", contract_kline(0, h=1.0), "high_below_low"),
         BadFrame("empty book", replaced(depth, '"bids": [[6859.0, 1840, 3], [6858.5, 77, 1]]', '"bids": []'),
@@ -196,7 +201,7 @@ class MexcAdapter(VenueAdapter):
         await fake.send_trade(native, rows[i].close, rows[i].close_time + 1 + config.KLINE_CLOSE_GRACE_MS + 1_000)
 
     def volume(self, row: CandleRow) -> float:
-        return float(contracts(row.volume)) if self.fake_market == "futures" else row.volume
+        return in_base(row.volume) if self.fake_market == "futures" else row.volume
 
     def parse_request(self, text: str) -> Request:
         req = json.loads(text)
@@ -246,6 +251,8 @@ class MexcAdapter(VenueAdapter):
 ADAPTERS = {
     "mexc-spot": MexcAdapter(MexcSpotVenue, FakeMexc, "spot", refusal="Blocked", decode_symbols={"BTC/USDT": "BTCUSDT"}),
     "mexc-futures": MexcAdapter(MexcFuturesVenue, FakeMexc, "futures", refusal="not exists", refusals=5,
-                                decode_symbols={"BTC/USDT": "BTC_USDT"}, funding_rate=0.0001, funding_per_minute=2,
-                                open_interest=22030280.0, quote_sizes=(15000.0, 20000.0), tick_qty=100.0),
+                                decode_symbols={"BTC/USDT": "BTC_USDT", "ETH/USDT": "ETH_USDT"},
+                                contract_sizes={"BTC_USDT": 0.0001}, funding_rate=0.0001, funding_per_minute=2,
+                                # holdVol 22030280, sizes 15000 / 20000 / 100 contracts
+                                open_interest=2203.028, quote_sizes=(1.5, 2.0), tick_qty=0.01),
 }

@@ -8,7 +8,7 @@ documented pushes under tests/connectors/resources/okx/."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import Connector, MemoryPublisher, VenueConfig
@@ -70,7 +70,6 @@ def _acks() -> list[DecodeCase]:
 @dataclass
 class OkxAdapter(VenueAdapter):
     refusal: str | None = "60018"
-    contract_sizes: dict[str, float] = field(default_factory=dict)
 
     def list_symbol(self, fake: FakeOkx, base: str, quote: str = "USDT") -> str:
         return fake.list_symbol(base, quote, ct_val=0.01 if base == "BTC" else 1.0)
@@ -78,12 +77,6 @@ class OkxAdapter(VenueAdapter):
     def venue_config(self, fake: FakeOkx, cls: type[Venue]) -> VenueConfig:
         return VenueConfig(fake.ws_url, fake.rest_url, channels=cls().config.channels,
                            extra_ws_urls={"business": fake.business_ws_url})
-
-    def decode_venue(self) -> Venue:
-        v = super().decode_venue()
-        if isinstance(v, OkxSwapVenue):
-            v.set_contract_sizes(self.contract_sizes)
-        return v
 
     def url_key_of(self, client: FakeClient) -> str:
         return "business" if client.path == BUSINESS_PATH else ""
