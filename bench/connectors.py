@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import gzip
 import re
 import resource
@@ -128,6 +129,8 @@ class VenueFrames:
         """What loading markets would teach ``venue`` (runs without REST):
         ``symbols`` maps unified symbols to the fake's native ids."""
         venue.set_symbol_map(symbols)
+        if hasattr(venue, "set_contract_sizes"):  # derivatives: sizes arrive in contracts
+            venue.set_contract_sizes({n: fake.contract_size(n) for n in symbols.values()})
 
     def venue_config(self, fake: Any, channels: tuple[str, ...]) -> Any:
         """The venue's settings pointing at the started ``fake``."""
@@ -234,11 +237,6 @@ class OkxFrames(VenueFrames):
 
         return FakeOkx("SWAP" if self.market == "swap" else "SPOT")
 
-    def prepare(self, venue: Any, fake: Any, symbols: dict[str, str]) -> None:
-        super().prepare(venue, fake, symbols)
-        if fake.inst_type == "SWAP":  # swap sizes are in contracts: the venue needs each contract value
-            venue.set_contract_sizes({n: fake.ct_val[n] for n in symbols.values()})
-
     def venue_config(self, fake: Any, channels: tuple[str, ...]) -> Any:
         from connectors.base import VenueConfig
 
@@ -266,6 +264,20 @@ class MexcFrames(VenueFrames):
         fake.set_now(trade.ts)
         stream, payload = fake.trade(native, trade.price, trade.qty, trade.ts, taker_sells=trade.buyer_maker)
         return fake.wrap(stream, payload)
+
+    def trade_frames(self, fake: Any, native: str, n: int) -> list[Frame]:
+        """One deal per push. Spot deals carry no id: MEXC pushes every deal of a
+        100 ms window in one frame, so two real deals equal in every field (same
+        millisecond) arrive in the same push and are told apart there; sent one per
+        frame, such a repeat is moved 1 ms later so it stays a distinct trade."""
+        out: list[Frame] = []
+        seen: set[tuple[int, float, float, bool]] = set()
+        for t in real_trades(n):
+            while (t.ts, t.price, t.qty, t.buyer_maker) in seen:
+                t = dataclasses.replace(t, ts=t.ts + 1)
+            seen.add((t.ts, t.price, t.qty, t.buyer_maker))
+            out.append(self.trade_frame(fake, native, t))
+        return out
 
     def closing_kline(self, fake: Any, native: str, row: Any) -> tuple[list[tuple[str, Frame]], tuple[str, Frame]]:
         from tests.connectors.fakes.exchange import CandleRow

@@ -458,7 +458,8 @@ class MexcFuturesVenue(_MexcVenue):
         stream = f"deal:{native}"
         symbol = self.subscribed_symbol(native, stream)
         size = self._contract_sizes.of(native, stream)
-        return [parse.parse_contract_deal_to_tick(d, symbol, self.exchange, self.market, received_at, size)
+        seen: dict[str, int] = {}  # numbers identical id-less deals within this push
+        return [parse.parse_contract_deal_to_tick(d, symbol, self.exchange, self.market, received_at, size, seen)
                 for d in deals]
 
     def _on_depth(self, env: MexcContractFrame, received_at: int) -> list[msgspec.Struct]:

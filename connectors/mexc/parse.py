@@ -106,11 +106,13 @@ def parse_spot_kline_to_candle(k: Any, symbol: str, exchange: str, market: str, 
 def parse_spot_deals_to_ticks(d: Any, symbol: str, exchange: str, market: str, received_at: int) -> list[Tick]:
     """A ``PublicAggreDealsV3Api`` push: one Tick per deal, in MEXC's order."""
     out = []
+    seen: dict[str, int] = {}
     for item in d.deals:
         price = _price(item.price, "price", symbol)
         qty = _qty(item.quantity, "quantity", symbol)
         side = _side(item.tradeType, symbol)
-        trade_id = item.tradeId or f"{item.time}-{item.price}-{item.quantity}-{item.tradeType}"
+        trade_id = item.tradeId or synthetic_trade_id(
+            f"{item.time}-{item.price}-{item.quantity}-{item.tradeType}", seen)
         out.append(Tick(exchange=exchange, market=market, symbol=symbol, trade_id=trade_id, price=price, qty=qty,
                         side=side, event_time=int(item.time), received_at=received_at))
     return out
@@ -147,9 +149,22 @@ def parse_contract_kline_to_candle(k: MexcContractKline, symbol: str, exchange: 
                    _qty(k.a, "a", symbol), event_time, received_at)
 
 
+def synthetic_trade_id(content: str, seen: dict[str, int]) -> str:
+    """An id for a deal MEXC sends without one: its content (time, price, size,
+    side), plus ``#n`` for the n-th identical deal of the same push. Two real deals
+    can share every field; numbering them within their push keeps both, while the
+    same push seen again (a rotation overlap, a reconnect) gives the same ids, so
+    the connector still drops the repeat."""
+    n = seen.get(content, 0)
+    seen[content] = n + 1
+    return content if n == 0 else f"{content}#{n}"
+
+
 def parse_contract_deal_to_tick(d: MexcContractDeal, symbol: str, exchange: str, market: str,
-                                received_at: int, contract_size: float) -> Tick:
-    trade_id = str(d.i) if d.i is not None and d.i != "" else f"{d.t}-{d.p!r}-{d.v!r}-{d.T}"
+                                received_at: int, contract_size: float,
+                                seen: dict[str, int] | None = None) -> Tick:
+    trade_id = (str(d.i) if d.i is not None and d.i != ""
+                else synthetic_trade_id(f"{d.t}-{d.p!r}-{d.v!r}-{d.T}", {} if seen is None else seen))
     return Tick(exchange=exchange, market=market, symbol=symbol, trade_id=trade_id, price=_price(d.p, "p", symbol),
                 qty=base_units(_qty(d.v, "v", symbol), contract_size), side=_side(d.T, symbol), event_time=d.t,
                 received_at=received_at)

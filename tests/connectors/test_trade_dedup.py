@@ -61,3 +61,22 @@ async def test_ordered_trade_ids_still_drop_anything_not_newer() -> None:
     for i in ["10", "11", "11", "9", "12"]:
         await conn._on_tick(tick("binance-spot", "BTC/USDT", i))
     assert published_ids(pub) == ["10", "11", "12"] and conn.stats.stale_ticks_dropped == 2
+
+
+async def test_mexc_deals_without_ids_identical_within_a_push_are_distinct_trades() -> None:
+    """MEXC spot deals carry no id; two real deals can agree in every field. Within
+    one push they are numbered (both published); the same push again (a rotation
+    overlap) gives the same ids (dropped)."""
+    from types import SimpleNamespace
+
+    from connectors.mexc.parse import parse_spot_deals_to_ticks
+
+    deal = SimpleNamespace(price="64000.1", quantity="0.002", tradeType=1, time=1_700_000_000_123, tradeId="")
+    other = SimpleNamespace(price="64000.2", quantity="0.002", tradeType=2, time=1_700_000_000_124, tradeId="")
+    push = SimpleNamespace(deals=[deal, deal, other, deal])
+    ticks = parse_spot_deals_to_ticks(push, "BTC/USDT", "mexc", "spot", received_at=1_700_000_000_200)
+    assert len({t.trade_id for t in ticks}) == 4
+    conn, pub = connector("mexc-spot")
+    for t in ticks + parse_spot_deals_to_ticks(push, "BTC/USDT", "mexc", "spot", received_at=1_700_000_000_300):
+        await conn._on_tick(t)
+    assert len(published_ids(pub)) == 4 and conn.stats.stale_ticks_dropped == 4
