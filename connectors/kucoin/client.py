@@ -78,6 +78,8 @@ class _KucoinVenue(Venue):
     app_ping_interval_s: ClassVar[float | None] = config.PING_INTERVAL_S
     #: KuCoin's published trade ids are not guaranteed numeric on every market.
     monotonic_trade_ids: ClassVar[bool] = False
+    #: klines carry no close flag: a window closes when the next one starts
+    kline_closes_by_flag: ClassVar[bool] = False
     #: registry channel -> topic prefix; the kline topic's argument gets ``_1min``.
     topics: ClassVar[dict[str, str]]
     kline_prefix: ClassVar[str]

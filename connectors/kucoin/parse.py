@@ -64,7 +64,8 @@ def candle_open_time(k: KucoinCandles, symbol: str) -> int:
 def parse_candles_to_candle(k: KucoinCandles, symbol: str, exchange: str, market: str, received_at: int,
                             contract_size: float = 1.0) -> Candle:
     """The final state of a window (the closer decided it closed) as a Candle; futures
-    volume (contracts) times ``contract_size``."""
+    volume (contracts) times ``contract_size``. KuCoin sends no close flag, so the
+    close is inferred (provenance ``inferred``, DESIGN.md)."""
     open_time = candle_open_time(k, symbol)
     c = k.candles
     if market == "spot":
@@ -76,7 +77,7 @@ def parse_candles_to_candle(k: KucoinCandles, symbol: str, exchange: str, market
                     close_time=open_time + MINUTE_MS - 1, open=_price(c[1], "candles[1]", symbol),
                     high=_price(c[3], "candles[3]", symbol), low=_price(c[4], "candles[4]", symbol),
                     close=_price(c[2], "candles[2]", symbol), volume=volume, quote_volume=quote_volume,
-                    provenance="ws_final", event_time=to_ms(k.time), received_at=received_at)
+                    provenance="inferred", event_time=to_ms(k.time), received_at=received_at)
     try:
         return validate_candle(candle)
     except RecordError as exc:

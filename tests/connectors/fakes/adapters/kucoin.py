@@ -64,6 +64,7 @@ def _acks() -> list[DecodeCase]:
 @dataclass
 class KucoinAdapter(VenueAdapter):
     closes_on_next_window: bool = True
+    ws_provenance: str = "inferred"  # no close flag: the next window closes a candle
     decode_symbols: dict[str, str] = field(default_factory=dict)
 
     def venue_config(self, fake: FakeKucoin, cls: type[Venue]) -> VenueConfig:
