@@ -200,6 +200,19 @@ def bench_pandas(frame: pd.DataFrame, bars: int, window: int = 500) -> float:
     return (clock() - t0) / bars * 1e6
 
 
+def reference_ms(repeats: int = 3) -> float:
+    """CPU ms of a fixed pure-Python loop (10M additions): this machine's speed at
+    the time of the run. On a shared VM it moved 2x within an hour here (CPU steal);
+    compare figures from different runs relative to it."""
+    def run() -> float:
+        t0 = clock()
+        x = 0
+        for i in range(10_000_000):
+            x += i
+        return (clock() - t0) * 1e3
+    return best_of(repeats, run)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap = argparse.ArgumentParser(prog="scanflow bench detectors", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="nautilus-style 1m CSV of real candles")
@@ -213,6 +226,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     frame, source = load_candles(args.data, max(args.batch_bars, args.warm_bars + args.stream_bars + 1000))
     print(f"data: {source}; tiled to {len(frame):,} bars; numba JIT: {'on' if JIT_ENABLED else 'off'}; "
           "figures in CPU time of this process (per core), best of repeated runs")
+    ref_ms = reference_ms()
+    print(f"machine speed now: a 10M-addition Python loop takes {ref_ms:.0f} ms of CPU "
+          "(figures scale with it; compare runs relative to it)")
     print(f"detectors ({len(registry.available())}): {', '.join(registry.available())}")
 
     candles = candles_of(frame.iloc[: args.warm_bars + args.stream_bars])
@@ -239,7 +255,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"  ratio vs our 17 indicators      {pandas_us / ind_stream_us:9.1f}x faster (streaming)")
     print(f"  ratio vs our full detector set  {pandas_us / stream_us:9.1f}x faster (streaming)")
     figures = {
-        "bars": len(frame), "jit": JIT_ENABLED, "stream_us_full_set": stream_us,
+        "bars": len(frame), "jit": JIT_ENABLED, "reference_loop_ms": ref_ms, "stream_us_full_set": stream_us,
         "stream_us_indicators": ind_stream_us, "stream_us_per_detector": per_det,
         "batch_candles_per_s_indicators": ind_batch, "batch_candles_per_s_full_set": full_batch,
         "pandas_recompute_us_per_bar": pandas_us,
