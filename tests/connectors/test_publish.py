@@ -189,7 +189,9 @@ async def test_a_broker_outage_is_retried_without_loss_or_reordering(tmp_path: P
         broker.stop()
         if second is not None:
             second.stop()
-    assert sequences(got) == {k: list(range(10)) for k in keys}
+    # (the stats say whether the publisher believed the 200 records delivered: a CI
+    # run once read none back from the second broker; not reproduced since)
+    assert sequences(got) == {k: list(range(10)) for k in keys}, vars(pub.stats)
     partitioner = DefaultPartitioner()
     assert partition_of(got) == {k: partitioner(k, [0, 1, 2, 3], [0, 1, 2, 3]) for k in keys}
 
