@@ -7,8 +7,8 @@ become :class:`RecordError` with the field and the symbol named.
 
 from __future__ import annotations
 
-import math
-
+from connectors.base.numbers import number as _num
+from connectors.base.numbers import price as _price
 from connectors.binance.schemas import (
     BinanceAggTrade,
     BinanceBookTicker,
@@ -17,23 +17,6 @@ from connectors.binance.schemas import (
     BinanceTrade,
 )
 from streams.records import Candle, FundingRate, Quote, RecordError, Tick, validate_candle
-
-
-def _num(text: str, field: str, symbol: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise RecordError("bad_number", f"{symbol}: field {field}={text!r} is not a number", field=field) from None
-    if math.isnan(value) or math.isinf(value):
-        raise RecordError("non_finite", f"{symbol}: field {field}={text!r}", field=field)
-    return value
-
-
-def _price(text: str, field: str, symbol: str) -> float:
-    value = _num(text, field, symbol)
-    if value <= 0:
-        raise RecordError("non_positive_price", f"{symbol}: field {field}={text!r}", field=field)
-    return value
 
 
 def parse_kline_to_candle(msg: BinanceKline, symbol: str, exchange: str, market: str, received_at: int) -> Candle:

@@ -7,8 +7,8 @@ Every function takes the decoded struct, the unified symbol and the identity
 
 from __future__ import annotations
 
-import math
-
+from connectors.base.numbers import number as _num
+from connectors.base.numbers import price as _price
 from connectors.bybit.schemas import BybitKline, BybitTrade
 from streams.records import (
     Candle,
@@ -19,23 +19,6 @@ from streams.records import (
     Tick,
     validate_candle,
 )
-
-
-def _num(text: str, field: str, symbol: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise RecordError("bad_number", f"{symbol}: field {field}={text!r} is not a number", field=field) from None
-    if math.isnan(value) or math.isinf(value):
-        raise RecordError("non_finite", f"{symbol}: field {field}={text!r}", field=field)
-    return value
-
-
-def _price(text: str, field: str, symbol: str) -> float:
-    value = _num(text, field, symbol)
-    if value <= 0:
-        raise RecordError("non_positive_price", f"{symbol}: field {field}={text!r}", field=field)
-    return value
 
 
 def size_is_zero(text: str, field: str, symbol: str) -> bool:

@@ -11,8 +11,8 @@ websocket and REST candles agree exactly.
 
 from __future__ import annotations
 
-import math
-
+from connectors.base.numbers import number as _num
+from connectors.base.numbers import price as _price
 from connectors.base.units import base_units
 from connectors.gateio.schemas import (
     GateBookTicker,
@@ -31,25 +31,6 @@ from streams.records import (
     Tick,
     validate_candle,
 )
-
-
-def _num(text: str | int | float | None, field: str, symbol: str) -> float:
-    if text is None or text == "":
-        raise RecordError("missing_field", f"{symbol}: field {field} is empty", field=field)
-    try:
-        value = float(text)
-    except ValueError:
-        raise RecordError("bad_number", f"{symbol}: field {field}={text!r} is not a number", field=field) from None
-    if math.isnan(value) or math.isinf(value):
-        raise RecordError("non_finite", f"{symbol}: field {field}={text!r}", field=field)
-    return value
-
-
-def _price(text: str, field: str, symbol: str) -> float:
-    value = _num(text, field, symbol)
-    if value <= 0:
-        raise RecordError("non_positive_price", f"{symbol}: field {field}={text!r}", field=field)
-    return value
 
 
 def _open_time(k: GateCandlestick, symbol: str) -> int:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import math
 
+from connectors.base.numbers import number as _num
+from connectors.base.numbers import price as _price
 from connectors.base.units import base_units
 from connectors.kucoin.schemas import (
     KucoinCandles,
@@ -22,25 +24,6 @@ from connectors.kucoin.schemas import (
 )
 from detectors.timeframes import MINUTE_MS
 from streams.records import Candle, FundingRate, Quote, RecordError, Tick, validate_candle
-
-
-def _num(text: str | float | None, field: str, symbol: str) -> float:
-    if text is None or text == "":
-        raise RecordError("missing_field", f"{symbol}: field {field} is empty", field=field)
-    try:
-        value = float(text)
-    except ValueError:
-        raise RecordError("bad_number", f"{symbol}: field {field}={text!r} is not a number", field=field) from None
-    if math.isnan(value) or math.isinf(value):
-        raise RecordError("non_finite", f"{symbol}: field {field}={text!r}", field=field)
-    return value
-
-
-def _price(text: str | float, field: str, symbol: str) -> float:
-    value = _num(text, field, symbol)
-    if value <= 0:
-        raise RecordError("non_positive_price", f"{symbol}: field {field}={text!r}", field=field)
-    return value
 
 
 def to_ms(ts: int) -> int:

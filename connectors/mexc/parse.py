@@ -13,9 +13,10 @@ connections keeps the same id.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
+from connectors.base.numbers import number as _num
+from connectors.base.numbers import price as _price
 from connectors.base.units import base_units
 from connectors.mexc.schemas import (
     MexcContractDeal,
@@ -38,23 +39,6 @@ from streams.records import (
 _SIDES = {1: "buy", 2: "sell"}
 
 
-def _num(value: str | float | None, field: str, symbol: str) -> float:
-    if value is None or value == "":
-        raise RecordError("missing_field", f"{symbol}: field {field} is empty", field=field)
-    try:
-        out = float(value)
-    except ValueError:
-        raise RecordError("bad_number", f"{symbol}: field {field}={value!r} is not a number", field=field) from None
-    if math.isnan(out) or math.isinf(out):
-        raise RecordError("non_finite", f"{symbol}: field {field}={value!r}", field=field)
-    return out
-
-
-def _price(value: str | float | None, field: str, symbol: str) -> float:
-    out = _num(value, field, symbol)
-    if out <= 0:
-        raise RecordError("non_positive_price", f"{symbol}: field {field}={value!r}", field=field)
-    return out
 
 
 def _qty(value: str | float | None, field: str, symbol: str) -> float:

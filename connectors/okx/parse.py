@@ -12,8 +12,8 @@ agree.
 
 from __future__ import annotations
 
-import math
-
+from connectors.base.numbers import number as _num
+from connectors.base.numbers import price as _price
 from connectors.base.units import base_units
 from connectors.okx.schemas import OkxCandle, OkxFundingRate, OkxOpenInterest, OkxTicker, OkxTrade
 from detectors.timeframes import MINUTE_MS
@@ -28,23 +28,6 @@ from streams.records import (
     validate_quote,
     validate_tick,
 )
-
-
-def _num(text: str, field: str, symbol: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise RecordError("bad_number", f"{symbol}: field {field}={text!r} is not a number", field=field) from None
-    if math.isnan(value) or math.isinf(value):
-        raise RecordError("non_finite", f"{symbol}: field {field}={text!r}", field=field)
-    return value
-
-
-def _price(text: str, field: str, symbol: str) -> float:
-    value = _num(text, field, symbol)
-    if value <= 0:
-        raise RecordError("non_positive_price", f"{symbol}: field {field}={text!r}", field=field)
-    return value
 
 
 def ms(text: str, field: str, symbol: str) -> int:
