@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -107,7 +108,7 @@ def real_trades(n: int) -> list[RealTrade]:
 
 
 # ---- frame generators per venue ----------------------------------------------------
-class VenueFrames:
+class VenueFrames(ABC):
     """How the bench drives one venue: its fake exchange (tests/connectors/fakes)
     and frames in the venue's wire format. Subclass per exchange."""
 
@@ -118,9 +119,9 @@ class VenueFrames:
         self.venue_cls = venue_class(venue)
         self.market = venue.partition("-")[2]
 
+    @abstractmethod
     def make_fake(self) -> Any:
         """The venue's fake exchange, not started."""
-        raise NotImplementedError
 
     def ws_url(self, fake: Any) -> str:
         return fake.ws_url
@@ -138,14 +139,14 @@ class VenueFrames:
 
         return VenueConfig(self.ws_url(fake), fake.rest_url, channels=channels)
 
+    @abstractmethod
     def trade_frame(self, fake: Any, native: str, trade: RealTrade) -> Frame:
         """One frame carrying one trade (the fake numbers trade ids upwards)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def closing_kline(self, fake: Any, native: str, row: Any) -> tuple[list[tuple[str, Frame]], tuple[str, Frame]]:
         """``(prelude, closing)``: frames sent before the minute's end (not timed),
         and the ``(stream, frame)`` that closes ``row``'s candle (timed)."""
-        raise NotImplementedError
 
     def trade_frames(self, fake: Any, native: str, n: int) -> list[Frame]:
         return [self.trade_frame(fake, native, t) for t in real_trades(n)]

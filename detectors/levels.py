@@ -34,6 +34,7 @@ share. Per bar (index ``i``, open time ``t``):
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections import deque
 from typing import Any
 
@@ -350,15 +351,16 @@ class LevelDetectorBase(ExactStateMixin, Detector):
     def _advance(self, bar: Bar) -> list[Signal]:
         return self._on_bar(self.meta, bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume)
 
+    @abstractmethod
     def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
                 v: float) -> list[Signal]:
-        raise NotImplementedError
+        """Advance by one bar (the level book is already updated) and return its signals."""
 
+    @abstractmethod
     def _on_row(self, meta: SeriesMeta, bars: BarArrays, i: int, t: int, c: float, row: list[float],
                 extra: Any) -> Signal | None:
         """The signal of one kernel row (bar ``i``, open time ``t``, close ``c``);
         ``extra`` is what :meth:`_batch_extra` returned."""
-        raise NotImplementedError
 
     def _batch_extra(self, bars: BarArrays) -> Any:
         """Whole-series inputs ``_on_row`` needs besides the levels (none by default)."""

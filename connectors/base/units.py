@@ -105,3 +105,31 @@ def ccxt_with_base_volume(cls: type) -> type:
 
     BaseVolume.__name__ = BaseVolume.__qualname__ = f"{cls.__name__}BaseVolume"
     return BaseVolume
+
+
+class ContractSizedVenue:
+    """Mixin (before the venue's base class) for derivatives venues whose sizes
+    arrive in contracts: learns each contract's size from the ccxt markets the
+    connector loads, takes them directly when markets are not loaded (tests,
+    benchmarks), and answers :meth:`contract_size` (``unknown_contract_size``
+    for a contract never learnt)."""
+
+    name: str
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._contract_sizes = ContractSizes(self.name)
+
+    def market_symbol(self, market: dict[str, Any]) -> str | None:
+        """As the venue's; also remembers the contract size of each contract we may stream."""
+        symbol: str | None = super().market_symbol(market)  # type: ignore[misc]
+        if symbol is not None:
+            self._contract_sizes.learn(market)
+        return symbol
+
+    def set_contract_sizes(self, sizes: dict[str, float]) -> None:
+        """Contract sizes by exchange id when markets are not loaded (tests, benchmarks)."""
+        self._contract_sizes.update(sizes)
+
+    def contract_size(self, native: str, stream: str) -> float:
+        return self._contract_sizes.of(native, stream)

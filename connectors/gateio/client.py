@@ -23,11 +23,12 @@ client converts REST candle volumes with the same function.
 from __future__ import annotations
 
 import time
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 import msgspec
 
-from connectors.base.units import ContractSizes, ccxt_with_base_volume
+from connectors.base.units import ContractSizedVenue, ccxt_with_base_volume
 from connectors.base.venue import Venue, VenueConfig, VenueLimits
 from connectors.gateio import config, parse
 from connectors.gateio.schemas import (
@@ -132,9 +133,10 @@ class _GateioVenue(Venue):
         except msgspec.ValidationError as exc:
             raise RecordError("schema_mismatch", f"{self.name} {env.channel}: {exc}") from None
 
+    @abstractmethod
     def _parse_update(self, channel: str, result: msgspec.Raw, event_time: int,
                       received_at: int) -> list[msgspec.Struct]:
-        raise NotImplementedError
+        """Records of one ``update`` event of ``channel`` (spot and futures differ)."""
 
     def _candles(self, points: list[GateCandlestick], channel: str, event_time: int,
                  received_at: int) -> list[msgspec.Struct]:
@@ -194,7 +196,7 @@ class GateioSpotVenue(_GateioVenue):
         return self._ccxt(["spot"])
 
 
-class GateioFuturesVenue(_GateioVenue):
+class GateioFuturesVenue(ContractSizedVenue, _GateioVenue):
     """USDT-settled perpetual contracts (``/v4/ws/usdt``)."""
 
     name: ClassVar[str] = "gateio-futures"
@@ -211,24 +213,9 @@ class GateioFuturesVenue(_GateioVenue):
     def __init__(self, config: VenueConfig | None = None) -> None:
         super().__init__(config or VenueConfig(self.default_ws_url, self.default_rest_url,
                                                channels=("kline", "trades", "quotes", "funding")))
-        self._contract_sizes = ContractSizes(self.name)
 
     def accepts_market(self, market: dict[str, Any]) -> bool:
         return bool(market.get("swap")) and bool(market.get("linear"))
-
-    def market_symbol(self, market: dict[str, Any]) -> str | None:
-        """As the base class; also remembers the contract size of each contract we may stream."""
-        symbol = super().market_symbol(market)
-        if symbol is not None:
-            self._contract_sizes.learn(market)
-        return symbol
-
-    def set_contract_sizes(self, sizes: dict[str, float]) -> None:
-        """``quanto_multiplier`` by contract name when markets are not loaded (tests, benchmarks)."""
-        self._contract_sizes.update(sizes)
-
-    def contract_size(self, native: str, stream: str) -> float:
-        return self._contract_sizes.of(native, stream)
 
     def _parse_update(self, channel: str, result: msgspec.Raw, event_time: int,
                       received_at: int) -> list[msgspec.Struct]:

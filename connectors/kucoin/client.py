@@ -23,12 +23,13 @@ client converts REST candle volumes with the same function.
 from __future__ import annotations
 
 import uuid
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 import msgspec
 
 from connectors.base.candles import KlineCloser
-from connectors.base.units import ContractSizes, ccxt_with_base_volume
+from connectors.base.units import ContractSizedVenue, ccxt_with_base_volume
 from connectors.base.venue import Venue, VenueConfig, VenueLimits
 from connectors.kucoin import config, parse
 from connectors.kucoin.schemas import (
@@ -211,8 +212,9 @@ class _KucoinVenue(Venue):
         """Base units per contract of ``native`` (1 on spot: sizes are base already)."""
         return 1.0
 
+    @abstractmethod
     def _parse_message(self, env: KucoinFrame, received_at: int) -> list[msgspec.Struct]:
-        raise NotImplementedError
+        """Records of one ``message`` frame (spot and futures topics differ)."""
 
     def _ccxt(self, cls_name: str, types: list[str]) -> Any:
         import ccxt.async_support as ccxt_async
@@ -264,7 +266,7 @@ class KucoinSpotVenue(_KucoinVenue):
         return self._ccxt("kucoin", ["spot"])
 
 
-class KucoinFuturesVenue(_KucoinVenue):
+class KucoinFuturesVenue(ContractSizedVenue, _KucoinVenue):
     """USDT-margined perpetual contracts (``XBTUSDTM``...)."""
 
     name: ClassVar[str] = "kucoin-futures"
@@ -282,21 +284,6 @@ class KucoinFuturesVenue(_KucoinVenue):
                                                channels=("kline", "trades", "quotes", "funding")))
         #: native -> (mark price, index price, funding rate): the instrument topic sends them apart.
         self._instrument: dict[str, tuple[float | None, float | None, float | None]] = {}
-        self._contract_sizes = ContractSizes(self.name)
-
-    def market_symbol(self, market: dict[str, Any]) -> str | None:
-        """As the base class; also remembers the contract size of each contract we may stream."""
-        symbol = super().market_symbol(market)
-        if symbol is not None:
-            self._contract_sizes.learn(market)
-        return symbol
-
-    def set_contract_sizes(self, sizes: dict[str, float]) -> None:
-        """``multiplier`` by contract symbol when markets are not loaded (tests, benchmarks)."""
-        self._contract_sizes.update(sizes)
-
-    def contract_size(self, native: str, stream: str) -> float:
-        return self._contract_sizes.of(native, stream)
 
     def default_native_id(self, symbol: str) -> str:
         base, _, quote = symbol.partition("/")

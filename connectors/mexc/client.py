@@ -45,13 +45,14 @@ from __future__ import annotations
 
 import base64
 import gzip
+from abc import abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import msgspec
 
 from connectors.base.candles import KlineCloser
-from connectors.base.units import ContractSizes, ccxt_with_base_volume
+from connectors.base.units import ContractSizedVenue, ccxt_with_base_volume
 from connectors.base.venue import Venue, VenueConfig, VenueLimits
 from connectors.mexc import config, parse
 from connectors.mexc.proto import DecodeError, PushDataV3ApiWrapper
@@ -144,8 +145,9 @@ class _MexcVenue(Venue):
                 self._closed_through.pop(s, None)
 
     # ---- shared -------------------------------------------------------------------
+    @abstractmethod
     def _symbol_of_stream(self, stream: str) -> str | None:
-        raise NotImplementedError
+        """The native symbol a subscription stream name refers to (None: not ours)."""
 
     def _symbols_of(self, streams: list[str]) -> list[str]:
         out = []
@@ -308,7 +310,7 @@ _CONTRACT_PARAMS: dict[str, dict[str, Any]] = {"kline": {"interval": "Min1"},
                                                "depth.full": {"limit": config.FUTURES_DEPTH_LIMIT}}
 
 
-class MexcFuturesVenue(_MexcVenue):
+class MexcFuturesVenue(ContractSizedVenue, _MexcVenue):
     """USDT-margined perpetual contracts (``BTC_USDT``...)."""
 
     name: ClassVar[str] = "mexc-futures"
@@ -330,21 +332,9 @@ class MexcFuturesVenue(_MexcVenue):
             "push.kline": self._on_kline, "push.deal": self._on_deal, "push.depth.full": self._on_depth,
             "push.ticker": self._on_ticker, "push.funding.rate": self._on_funding_rate,
         }
-        self._contract_sizes = ContractSizes(self.name)
 
     def accepts_market(self, market: dict[str, Any]) -> bool:
         return bool(market.get("swap")) and bool(market.get("linear"))
-
-    def market_symbol(self, market: dict[str, Any]) -> str | None:
-        """As the base class; also remembers the contract size of each contract we may stream."""
-        symbol = super().market_symbol(market)
-        if symbol is not None:
-            self._contract_sizes.learn(market)
-        return symbol
-
-    def set_contract_sizes(self, sizes: dict[str, float]) -> None:
-        """``contractSize`` by contract symbol when markets are not loaded (tests, benchmarks)."""
-        self._contract_sizes.update(sizes)
 
     def default_native_id(self, symbol: str) -> str:
         base, _, quote = symbol.partition("/")

@@ -191,8 +191,9 @@ class ExactStateMixin(ABC):
         return self._advance(bar)
 
     def _use_feed(self, feed: Feed) -> None:
-        """Point the detector's per-bar state at ``feed.state``."""
-        raise NotImplementedError
+        """Point the detector's per-bar state at ``feed.state`` (detectors that
+        declare a shared feed implement it)."""
+        raise TypeError(f"{type(self).__name__} declares a shared feed but has no _use_feed")
 
     def _step(self, bar: Bar) -> list[Signal]:
         left = self._undo_left
