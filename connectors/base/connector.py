@@ -110,8 +110,7 @@ class _SymbolCandles:
     last_trade_id: int = -1
     #: venues without ordered trade ids: the ids seen lately (a rotation overlap or a
     #: reconnect replays the same trades on two connections), oldest first
-    seen_ids: deque[str] | None = None
-    seen_set: set[str] | None = None
+    seen_ids: dict[str, None] = field(default_factory=dict)
 
 
 #: trade ids remembered per symbol for venues whose ids are not ordered
@@ -330,20 +329,13 @@ class Connector:
                 return
             st.last_trade_id = tid
         elif tick.trade_id:
-            st = self._state(tick.symbol)
-            seen = st.seen_set
-            if seen is None:
-                seen = st.seen_set = set()
-                st.seen_ids = deque()
+            seen = self._state(tick.symbol).seen_ids
             if tick.trade_id in seen:
                 self.stats.stale_ticks_dropped += 1
                 return
-            ids = st.seen_ids
-            assert ids is not None
-            ids.append(tick.trade_id)
-            seen.add(tick.trade_id)
-            if len(ids) > RECENT_TRADE_IDS:
-                seen.discard(ids.popleft())
+            seen[tick.trade_id] = None
+            if len(seen) > RECENT_TRADE_IDS:
+                del seen[next(iter(seen))]  # the oldest
         self.stats.ticks += 1
         self.stats.skew.observe(tick.event_time, tick.received_at)
         await self.publisher.send(topics.TICKS, self._key(tick.symbol), _encode(tick))
