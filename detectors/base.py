@@ -38,15 +38,14 @@ import math
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from hashlib import blake2b as _blake2b
 from typing import Any, ClassVar
 
 import msgspec
 import numpy as np
 
-from detectors.records import Candle, Signal, TradePlan, params_hash
+from detectors.records import Candle, Signal, TradePlan, params_hash, signal_stream_id
 from detectors.timeframes import tf_ms
 
 
@@ -71,7 +70,14 @@ class Bar(msgspec.Struct, array_like=True):
 
 
 class BarArrays(msgspec.Struct):
-    """A whole series as numpy arrays, sorted by open time, no duplicates, no NaN."""
+    """A whole series as numpy arrays, sorted by open time, no duplicates, no NaN.
+
+    ``shared`` memoizes per-bar state that several detectors of one batch run
+    compute identically (the batch side of :class:`DetectorSet`'s shared feeds):
+    a member stores its kernel's output under a key naming the computation and
+    every parameter it depends on, and the next member with the same key reuses
+    it. It lives and dies with the arrays of one run.
+    """
 
     open_time: np.ndarray
     open: np.ndarray
@@ -79,6 +85,7 @@ class BarArrays(msgspec.Struct):
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
+    shared: dict[Any, Any] = msgspec.field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.open_time)
@@ -147,7 +154,7 @@ class Detector(ABC):
         self._last_bar: Bar | None = None
         self._last_signals: list[Signal] = []
         self.history: deque[Bar] = deque(maxlen=self.history_bars)
-        self._signal_prefix: tuple[SeriesMeta, str, str, int] | None = None
+        self._signal_prefix: tuple[SeriesMeta, str, int] | None = None
         self._batch_now = 0
         self._reset()
 
@@ -263,27 +270,54 @@ class Detector(ABC):
         features: dict[str, Any] | None = None,
         trade_plan: TradePlan | None = None,
     ) -> Signal:
-        m = meta or self.meta or _UNKNOWN_META
-        cached = self._signal_prefix
-        if cached is None or cached[0] is not m:
-            # everything in the id and the record but the open time, once per series
-            cached = self._signal_prefix = (
-                m,
-                f"{m.exchange}|{m.market}|{m.symbol}|{m.tf}|{self.name}|",
-                f"|{self.version}|{self.params_hash}",
-                tf_ms(m.tf) - 1,
-            )
+        """One signal for the bar that opened at ``open_time`` (the streaming path;
+        batch paths build many with :meth:`signal_maker`). ``score`` is clamped to
+        0-100 (NaN gives 0)."""
         t = int(open_time)
-        raw = f"{cached[1]}{t}{cached[2]}"
+        m = meta or self.meta or _UNKNOWN_META
+        prefix, span = self._stream_prefix(m)
         score = float(score)
         return Signal(  # positional: see detectors.records.Signal
-            _blake2b(raw.encode(), digest_size=16).hexdigest(),
-            m.exchange, m.market, m.symbol, m.tf, self.name, self.version, self.params_hash,
-            t, t + cached[3], self._batch_now or now_ms(),
+            f"{prefix}{t}", m.exchange, m.market, m.symbol, m.tf, self.name, self.version, self.params_hash,
+            t, t + span, self._batch_now or now_ms(),
             signal_type, direction,
             100.0 if score > 100.0 else 0.0 if not score > 0.0 else score,
             float(price), features or {}, trade_plan,
         )
+
+    def _stream_prefix(self, m: SeriesMeta) -> tuple[str, int]:
+        """``"<stream id>-"`` of this detector on series ``m`` and the candle span
+        minus 1 ms, computed once per series (see :func:`records.signal_id`)."""
+        cached = self._signal_prefix
+        if cached is None or cached[0] is not m:
+            cached = self._signal_prefix = (
+                m,
+                signal_stream_id(m.exchange, m.market, m.symbol, m.tf, self.name, self.version,
+                                 self.params_hash) + "-",
+                tf_ms(m.tf) - 1,
+            )
+        return cached[1], cached[2]
+
+    def signal_maker(self, meta: SeriesMeta) -> Callable[..., Signal]:
+        """A fast signal constructor for one batch run on series ``meta``:
+        ``make(open_time, signal_type, direction, score, price, features,
+        trade_plan=None)``, all positional, the same record :meth:`make_signal`
+        builds. Every constant of the series is bound once, so a signal costs one
+        f-string and one struct. The caller passes ``open_time`` as an int and
+        ``score`` and ``price`` as Python floats (``ndarray.tolist()`` gives both);
+        ``score`` is clamped to 0-100 as in :meth:`make_signal`."""
+        prefix, span = self._stream_prefix(meta)
+        ex, mk, sym, tf = meta.exchange, meta.market, meta.symbol, meta.tf
+        name, version, ph = self.name, self.version, self.params_hash
+        now = self._batch_now or now_ms()
+
+        def make(t: int, signal_type: str, direction: str, score: float, price: float,
+                 features: dict[str, Any], trade_plan: TradePlan | None = None) -> Signal:
+            return Signal(f"{prefix}{t}", ex, mk, sym, tf, name, version, ph, t, t + span, now,
+                          signal_type, direction, 100.0 if score > 100.0 else 0.0 if not score > 0.0 else score,
+                          price, features, trade_plan)
+
+        return make
 
     def _accept(self, bar: Bar) -> list[Signal]:
         """The streaming fast path for a valid bar newer than the last one (what
@@ -481,6 +515,7 @@ class DetectorSet:
         bars = frame_to_arrays(frame)
         now = now_ms()
         out: list[Signal] = []
-        for det in self._members:
-            out.extend(det._run_arrays(bars, meta, now))
+        with _gc_paused():  # once for the set: each re-enable pays a collection
+            for det in self._members:
+                out.extend(det._run_arrays(bars, meta, now))
         return out
