@@ -375,18 +375,45 @@ class DetectorSet:
     """
 
     def __init__(self, detectors: dict[str, Detector], *, share: bool = True) -> None:
-        self.detectors = dict(detectors)
-        self._members = list(self.detectors.values())
+        self._by_name = dict(detectors)
+        self._members = list(self._by_name.values())
         self.meta: SeriesMeta | None = None
         self._feeds: list[Any] = self._share() if share else []
         self._last: int | None = max((d.last_open_time for d in self._members if d.last_open_time is not None),
                                      default=None)
-        self._plan = self._make_plan()
+        # The fast path steps the members and keeps their bookkeeping (last bar, its
+        # signals, raw history: what Detector._accept does) here, once for all of
+        # them; _sync hands it to the members before anything reads it there.
+        self._recent: deque[Bar] = deque(maxlen=max([d.history.maxlen or 0 for d in self._members] + [1]))
+        self._pending = 0  # bars of _recent the members' bookkeeping lacks
+        self._results: list[list[Signal]] = []  # the last bar's signals, per member
+        self._steps = self._make_plan()
 
-    def _make_plan(self) -> list[tuple[Detector, Any, Any]]:
-        """Per member: itself, its step and where its raw history goes (None when
-        it keeps none): what :meth:`Detector._accept` does, without its call."""
-        return [(det, det._step, det.history.append if det.history.maxlen else None) for det in self._members]
+    def _make_plan(self) -> list[Any]:
+        """Each member's step, in member order (after feeds are attached: attaching
+        one may replace a member's step)."""
+        return [det._step for det in self._members]
+
+    def _sync(self) -> None:
+        """Bring every member's own bookkeeping up to date with the fast path."""
+        n = self._pending
+        if not n:
+            return
+        recent = list(self._recent)[-n:]
+        last = recent[-1]
+        for det, sigs in zip(self._members, self._results, strict=True):
+            if det.history.maxlen:
+                det.history.extend(recent)
+            det.last_open_time = last.open_time
+            det._last_bar = last
+            det._last_signals = sigs
+        self._pending = 0
+
+    @property
+    def detectors(self) -> dict[str, Detector]:
+        """The members by name (their bookkeeping brought up to date)."""
+        self._sync()
+        return self._by_name
 
     def _share(self) -> list[Any]:
         """Attach fresh members with compatible feed specs to one feed per group."""
@@ -428,9 +455,10 @@ class DetectorSet:
                                    candle.volume))
 
     def update_bar(self, bar: Bar) -> list[Signal]:
-        out: list[Signal] = []
         last = self._last
         if last is not None and bar.open_time <= last:
+            out: list[Signal] = []
+            self._sync()
             if bar.open_time == last and bar_is_valid(bar.open, bar.high, bar.low, bar.close, bar.volume):
                 for feed in self._feeds:  # a corrected last bar: the shared state first
                     lb = feed.last_bar
@@ -440,28 +468,22 @@ class DetectorSet:
                 out.extend(det.update_bar(bar))
             return out
         if not bar_is_valid(bar.open, bar.high, bar.low, bar.close, bar.volume):
-            return out
+            return []
         for feed in self._feeds:
             feed.step(bar)
-        t = bar.open_time
-        for det, step, keep in self._plan:  # Detector._accept, inlined
-            sigs = step(bar)
-            if keep is not None:
-                keep(bar)
-            det.last_open_time = t
-            det._last_bar = bar
-            det._last_signals = sigs
-            if sigs:
-                out.extend(sigs)
-        self._last = t
-        return out
+        self._results = results = [step(bar) for step in self._steps]
+        self._recent.append(bar)
+        self._pending += 1
+        self._last = bar.open_time
+        return [sig for sigs in results if sigs for sig in sigs]
 
     # ---- checkpointing --------------------------------------------------
     def get_state(self) -> bytes:
         """Every shared feed's and every member's state (msgpack)."""
+        self._sync()
         return msgspec.msgpack.encode({
             "feeds": {feed.tag: feed.get_state() for feed in self._feeds},
-            "members": {name: det.get_state() for name, det in self.detectors.items()},
+            "members": {name: det.get_state() for name, det in self._by_name.items()},
         })
 
     def set_state(self, blob: bytes) -> list[tuple[str, Exception]]:
@@ -483,7 +505,8 @@ class DetectorSet:
             except _RESTORE_ERRORS as exc:
                 broken[id(feed)] = exc
         failed: list[tuple[str, Exception]] = []
-        for i, (name, det) in enumerate(list(self.detectors.items())):
+        self._pending = 0  # what the fast path kept is replaced by the checkpoint
+        for i, (name, det) in enumerate(list(self._by_name.items())):
             feed = None if getattr(det, "_own", True) else det._feed  # type: ignore[attr-defined]
             try:
                 if name not in members:
@@ -495,12 +518,12 @@ class DetectorSet:
                     raise ValueError("checkpoint of the detector and of its shared state disagree")
             except _RESTORE_ERRORS as exc:
                 fresh = type(det)(**msgspec.structs.asdict(det.params))
-                self.detectors[name] = self._members[i] = fresh
+                self._by_name[name] = self._members[i] = fresh
                 if not isinstance(exc, _Missing):
                     failed.append((name, exc))
         self._feeds = [f for f in self._feeds if any(getattr(d, "_feed", None) is f for d in self._members)]
         self._last = max((d.last_open_time for d in self._members if d.last_open_time is not None), default=None)
-        self._plan = self._make_plan()
+        self._steps = self._make_plan()
         return failed
 
     def set_meta(self, meta: SeriesMeta) -> None:

@@ -64,6 +64,23 @@ def test_set_follows_the_idempotency_rules(real_bars: list[Bar]) -> None:
     assert by_detector(got) == expected
 
 
+def test_members_bookkeeping_matches_a_detector_fed_alone(real_bars: list[Bar]) -> None:
+    """The set keeps its members' last bar, last signals and raw history for them
+    on the fast path; whoever reads a member sees what that detector alone has."""
+    bars = real_bars[:400]
+    dset = registry.create_set()
+    for b in bars:
+        dset.update(candle(b))
+    for name, member in dset.detectors.items():
+        alone = registry.create(name)
+        for b in bars:
+            alone.update(candle(b))
+        assert member.last_open_time == alone.last_open_time == dset.last_open_time, name
+        assert member._last_bar == alone._last_bar, name
+        assert comparable(member._last_signals) == comparable(alone._last_signals), name
+        assert list(member.history) == list(alone.history), name
+
+
 def idempotency_sequence(base: list[Bar]) -> list[Bar]:
     """``base`` with redelivered, corrected and late candles mixed in."""
     seq: list[Bar] = []
