@@ -144,21 +144,27 @@ def bench_indicator_batch(frame: pd.DataFrame, repeat: int) -> float:
     return len(a) / best
 
 
-def bench_detector_batch(frame: pd.DataFrame, repeats: int = 2) -> tuple[float, dict[str, float]]:
+def bench_detector_batch(frame: pd.DataFrame, repeats: int = 2) -> tuple[float, dict[str, float], dict[str, int]]:
     """CPU seconds for the whole set's ``run_batch`` over the frame (one
     ``DetectorSet``: the frame is converted once), and per detector, best of
-    ``repeats`` (after a warm-up call that compiles the numba kernels)."""
+    ``repeats`` (after a warm-up call that compiles the numba kernels); and the
+    signals each detector emitted (building them is part of the time)."""
     registry.create_set().run_batch(frame.iloc[:2000])
+    counts: dict[str, int] = {}
 
     def timed(make: Any) -> float:
         t0 = clock()
-        make().run_batch(frame)
-        return clock() - t0
+        sigs = make().run_batch(frame)
+        took = clock() - t0
+        for sig in sigs:
+            counts[sig.detector] = counts.get(sig.detector, 0) + 1
+        return took
 
     full_s = best_of(repeats, lambda: timed(registry.create_set))
+    full_counts = {name: n // max(1, repeats) for name, n in counts.items()}
     out = {name: best_of(repeats, lambda n=name: timed(lambda: registry.create(n)))
            for name in registry.available()}
-    return full_s, out
+    return full_s, out, full_counts
 
 
 def pandas_recompute(window: pd.DataFrame) -> dict[str, float]:
@@ -235,12 +241,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     stream_us, per_det = bench_streaming(candles, args.warm_bars)
     ind_stream_us = bench_indicator_streaming(frame, min(len(frame), 20_000))
     ind_batch = bench_indicator_batch(frame, repeat=3)
-    det_batch_s, det_batch = bench_detector_batch(frame)
+    det_batch_s, det_batch, det_signals = bench_detector_batch(frame)
     pandas_us = bench_pandas(frame, args.pandas_bars)
 
-    print("\nstreaming, µs per update (one closed candle, one series; per detector: its own step):")
+    print("\nstreaming, µs per update (one closed candle, one series; per detector: its own step, alone);")
+    print(f"batch candles/s per detector alone, and its signals on the {len(frame):,} batch bars:")
     for name, us in sorted(per_det.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:22s} {us:9.1f} µs   batch {len(frame) / det_batch[name]:>12,.0f} candles/s")
+        n_sig = det_signals.get(name, 0)
+        print(f"  {name:22s} {us:9.1f} µs   batch {len(frame) / det_batch[name]:>12,.0f} candles/s"
+              f"   {n_sig:>8,} signals ({n_sig / len(frame):6.1%} of bars)")
     print(f"  {'FULL DETECTOR SET':22s} {stream_us:9.1f} µs   (DetectorSet.update; budget <= 50 µs)  "
           f"{'OK' if stream_us <= 50 else 'OVER BUDGET'}")
     print(f"  {'17 indicators':22s} {ind_stream_us:9.1f} µs")
@@ -250,6 +259,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     full_batch = len(frame) / det_batch_s
     print(f"  full detector set (run_batch)  {full_batch:>14,.0f}   (budget >= 250,000)   "
           f"{'OK' if full_batch >= 250_000 else 'UNDER BUDGET'}")
+    n_signals = sum(det_signals.values())
+    print(f"    its {n_signals:,} signals ({n_signals / len(frame):.2f} per candle) included")
     print("\npandas recompute over a 500-bar window on every new bar (same run):")
     print(f"  pandas, ~10 indicators          {pandas_us:9.1f} µs per bar")
     print(f"  ratio vs our 17 indicators      {pandas_us / ind_stream_us:9.1f}x faster (streaming)")
@@ -258,6 +269,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "bars": len(frame), "jit": JIT_ENABLED, "reference_loop_ms": ref_ms, "stream_us_full_set": stream_us,
         "stream_us_indicators": ind_stream_us, "stream_us_per_detector": per_det,
         "batch_candles_per_s_indicators": ind_batch, "batch_candles_per_s_full_set": full_batch,
+        "batch_signals_per_detector": det_signals,
         "pandas_recompute_us_per_bar": pandas_us,
         "ratio_pandas_vs_indicators": pandas_us / ind_stream_us,
         "ratio_pandas_vs_full_set": pandas_us / stream_us,
