@@ -122,11 +122,13 @@ def frame_to_arrays(frame: Any) -> BarArrays:
             & (o > 0) & (h > 0) & (lo > 0) & (c > 0) & (v >= 0) & (h >= lo)
         )
     order = np.argsort(t[ok], kind="stable")
-    t, o, h, lo, c, v = (a[ok][order] for a in (t, o, h, lo, c, v))
+    t = t[ok][order]
+    o, h, lo, c, v = (a[ok][order] for a in (o, h, lo, c, v))
     if len(t) > 1:  # keep the last of equal open times, as streaming does
         keep = np.ones(len(t), dtype=bool)
         keep[:-1] = t[1:] != t[:-1]
-        t, o, h, lo, c, v = (a[keep] for a in (t, o, h, lo, c, v))
+        t = t[keep]
+        o, h, lo, c, v = (a[keep] for a in (o, h, lo, c, v))
     return BarArrays(open_time=t, open=o, high=h, low=lo, close=c, volume=v)
 
 

@@ -23,7 +23,7 @@ try:  # numba is an optional speed-up, never required for correctness
 
     JIT_ENABLED = True
 except ImportError:  # pragma: no cover - exercised with SCANFLOW_NO_JIT=1
-    numba = None
+    numba = None  # type: ignore[assignment]
     JIT_ENABLED = False
 
 
@@ -31,4 +31,4 @@ def kernel(fn: F) -> F:
     """Compile ``fn`` with numba (cached on disk) when available."""
     if numba is None:
         return fn
-    return numba.njit(cache=True, nogil=True, fastmath=False)(fn)  # type: ignore[no-any-return]
+    return numba.njit(cache=True, nogil=True, fastmath=False)(fn)  # type: ignore[return-value]

@@ -25,6 +25,7 @@ vectorized form in a compiled loop). Subclasses list their scalar state in
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, ClassVar
 
@@ -110,8 +111,9 @@ class Indicator:
         self._snap: tuple[Any, ...] | None = None
 
     # ---- subclass hook ----------------------------------------------------
-    def _step(self, *inputs: float) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    #: advance by one bar's inputs and return the new value (each subclass
+    #: defines it with its own inputs, e.g. ``_step(self, close)``)
+    _step: Callable[..., Any]
 
     # ---- public API --------------------------------------------------------
     @property
