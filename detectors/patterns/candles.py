@@ -16,9 +16,24 @@ matches no single-bar pattern.
 Parameters (of :mod:`detectors.candlestick_patterns`): ``doji_body`` 0.1, ``small_body`` 0.3,
 ``long_body`` 0.6 (fractions of the bar's own range), ``shadow_mult`` 2.0 (a
 hammer's shadow at least twice its body), ``tiny_shadow`` 0.1 (fraction of the
-range). Trend context: ``down`` / ``up`` flags say whether the close of the bar
-*before the pattern's first bar* is below / above the close ``trend_lookback``
-bars earlier.
+range).
+
+Trend context, relative to volatility so that it means the same on every
+timeframe and asset. A pattern's prior trend is measured over the
+``trend_lookback`` (5) bars ending with the bar *before the pattern's first
+bar* (bar ``e``): ``move = close[e] - close[e - trend_lookback]``, in units of
+the average bar range ``avg = mean(high - low)`` over the ``range_lookback``
+(20) bars ending with ``e``: ``trend_ranges = move / avg`` (0 when those bars
+are all flat). ``down`` when the close fell and ``trend_ranges <= -trend_min``,
+``up`` when it rose and ``trend_ranges >= trend_min`` (``trend_min`` 2.0: the
+close moved at least two average bar ranges). A windowed mean range rather than
+Wilder's ATR: it forgets the past after ``range_lookback`` bars, so a series
+gives the same patterns wherever streaming started, and 24/7 crypto bars have no
+session gaps that a true range would add. ``trend_min=0`` gives the 1.0
+patterns: the sign of the close difference alone, and a doji without context
+(three white soldiers / black crows, which had no trend condition in 1.0, then
+need that sign); ``range_lookback`` <= ``trend_lookback + 1`` also gives 1.0's
+warm-up.
 
 Definitions (b1, b2, b3 = the three most recent bars, b3 the current one):
 
@@ -28,7 +43,9 @@ Definitions (b1, b2, b3 = the three most recent bars, b3 the current one):
 * ``INVERTED_HAMMER`` (bullish): downtrend, ``body <= small*rng``,
   ``upper >= shadow_mult*body``, ``lower <= tiny*rng``, ``rng > 0``.
 * ``SHOOTING_STAR`` (bearish): the inverted-hammer shape in an uptrend.
-* ``DOJI`` (neutral): ``rng > 0`` and ``body <= doji*rng``.
+* ``DOJI`` (neutral): ``rng > 0``, ``body <= doji*rng``, after a move of at
+  least ``trend_min`` average ranges in either direction
+  (``|trend_ranges| >= trend_min``; indecision after a move, not in a range).
 * ``BULLISH_ENGULFING``: downtrend before b2, b2 bear, b3 bull,
   ``b3.O <= b2.C``, ``b3.C >= b2.O``, ``b3.body > b2.body``.
 * ``BEARISH_ENGULFING``: uptrend, b2 bull, b3 bear, ``b3.O >= b2.C``,
@@ -47,9 +64,10 @@ Definitions (b1, b2, b3 = the three most recent bars, b3 the current one):
   so no price gap is required between the bodies.)
 * ``EVENING_STAR``: the mirror: uptrend, b1 long bull, b2 small with its bottom
   above b1's midpoint, b3 bear with a larger body closing below b1's midpoint.
-* ``THREE_WHITE_SOLDIERS``: b1, b2, b3 long bulls, closes rising, each open
-  inside the previous body (``prev.O <= O <= prev.C``).
-* ``THREE_BLACK_CROWS``: the mirror with long bears and falling closes.
+* ``THREE_WHITE_SOLDIERS``: downtrend before b1 (the reversal of a decline;
+  1.0 had no trend condition here), b1, b2, b3 long bulls, closes rising, each
+  open inside the previous body (``prev.O <= O <= prev.C``).
+* ``THREE_BLACK_CROWS``: the mirror: uptrend, long bears, falling closes.
 """
 
 from __future__ import annotations
@@ -89,11 +107,11 @@ _TWO_BAR = sum(BIT[n] for n, (_, bars, _) in PATTERNS.items() if bars == 2)
  _BEAR_HARAMI, _HAMMER, _SHOOTING, _INV_HAMMER, _HANGING, _DOJI) = BIT.values()
 
 #: tag stored as the first item of every snapshot; another tag is refused
-LAYOUT = "candlestick_patterns/2"
+LAYOUT = "candlestick_patterns/3"
 
 #: scalar state slots: bars seen, what the patterns read of the two previous
-#: bars (b1 the older; flags as 0/1), the previous bar's volume; then a ring of
-#: the last ``trend_lookback + 4`` closes for the trend context
+#: bars (b1 the older; flags as 0/1), the previous bar's volume; then two rings:
+#: the last ``trend_lookback + 4`` closes, the last ``range_lookback + 3`` ranges
 SCALARS = ("n", "b1_open", "b1_close", "b1_mid", "b1_long", "b1_bull", "b1_bear",
            "b2_open", "b2_close", "b2_body", "b2_mid", "b2_top", "b2_bottom", "b2_long", "b2_small",
            "b2_bull", "b2_bear", "prev_volume")
@@ -102,18 +120,19 @@ SCALARS = ("n", "b1_open", "b1_close", "b1_mid", "b1_long", "b1_bull", "b1_bear"
 _NS = len(SCALARS)
 
 #: what a bar with a wanted pattern leaves in the scratch area for the signal
-#: builder: the mask, its body and range, its and the previous bar's volume, and
-#: the closes the top pattern's trend is measured between (the bar before its
-#: first bar, and ``trend_lookback`` bars earlier)
-HIT_FIELDS = ("mask", "body", "rng", "volume", "prev_volume", "trend_close", "trend_base")
+#: builder: the mask, its body and range, its and the previous bar's volume, the
+#: closes the top pattern's trend is measured between (the bar before its first
+#: bar, and ``trend_lookback`` bars earlier) and that move in average ranges
+HIT_FIELDS = ("mask", "body", "rng", "volume", "prev_volume", "trend_close", "trend_base", "trend_ranges")
 
 # parameter vector slots
-P_LB, P_DOJI, P_SMALL, P_LONG, P_SHADOW, P_TINY, P_WANTED, P_END = range(8)
+P_LB, P_DOJI, P_SMALL, P_LONG, P_SHADOW, P_TINY, P_WANTED, P_END, P_TMIN, P_RLB = range(10)
 
 
 def params_vector(p: Any, wanted: int) -> np.ndarray:
     return np.array([p.trend_lookback, p.doji_body, p.small_body, p.long_body, p.shadow_mult, p.tiny_shadow,
-                     wanted, _NS + p.trend_lookback + 4], dtype=np.float64)
+                     wanted, _NS + p.trend_lookback + 4 + p.range_lookback + 3, p.trend_min, p.range_lookback],
+                    dtype=np.float64)
 
 
 def initial_state(prm: np.ndarray) -> np.ndarray:
@@ -128,16 +147,32 @@ def state_size(prm: np.ndarray) -> int:
 
 
 @kernel
+def _trend_in_ranges(s, i, k, lb, rlb):
+    """The move of the close over the ``lb`` bars ending ``k`` bars before bar
+    ``i`` (``close[i-k] - close[i-k-lb]``) divided by the mean range of the
+    ``rlb`` bars ending there (``i-k-rlb+1 .. i-k``); 0 when those are all flat."""
+    ring, rring = lb + 4, rlb + 3
+    acc = 0.0
+    for j in range(i - k - rlb + 1, i - k + 1):
+        acc += s[_NS + ring + j % rring]
+    if not acc > 0.0:
+        return 0.0
+    return (s[_NS + (i - k) % ring] - s[_NS + (i - k - lb) % ring]) / (acc / rlb)
+
+
+@kernel
 def candle_step(s, prm, o, h, lo, c, v):
     """Read one valid bar. Returns the mask of wanted patterns it completes
     (``HIT_FIELDS`` are then in ``s[P_END:]``), 0 when none."""
     lb = int(prm[P_LB])
+    rlb = int(prm[P_RLB])
     ring = lb + 4  # closes kept
     i = int(s[N])
     s[N] = i + 1
-    s[_NS + i % ring] = c
     body = abs(c - o)
     rng = h - lo
+    s[_NS + i % ring] = c
+    s[_NS + ring + i % (rlb + 3)] = rng
     t = o + c
     top = (t + body) * 0.5
     bottom = (t - body) * 0.5
@@ -145,64 +180,74 @@ def candle_step(s, prm, o, h, lo, c, v):
     long3 = body >= prm[P_LONG] * rng
     small3 = body <= prm[P_SMALL] * rng
     m = 0
-    if i >= ring - 1:
-        # closes k bars ago: s[_NS + (i - k) % ring]
+    if i >= ring - 1 and i >= rlb + 2:
+        tmin = prm[P_TMIN]
+        # the prior trend, in average ranges, before b3 (k=1), b2 (k=2), b1 (k=3):
+        # down when <= -tmin and the close fell, up when >= tmin and it rose
+        tr1 = _trend_in_ranges(s, i, 1, lb, rlb)
+        tr2 = _trend_in_ranges(s, i, 2, lb, rlb)
+        tr3 = _trend_in_ranges(s, i, 3, lb, rlb)
+        e1, e2, e3 = s[_NS + (i - 1) % ring], s[_NS + (i - 2) % ring], s[_NS + (i - 3) % ring]
+        f1, f2, f3 = (s[_NS + (i - 1 - lb) % ring], s[_NS + (i - 2 - lb) % ring],
+                         s[_NS + (i - 3 - lb) % ring])
+        down1 = e1 < f1 and -tr1 >= tmin
+        up1 = e1 > f1 and tr1 >= tmin
+        down2 = e2 < f2 and -tr2 >= tmin
+        up2 = e2 > f2 and tr2 >= tmin
+        down3 = e3 < f3 and -tr3 >= tmin
+        up3 = e3 > f3 and tr3 >= tmin
         o1, c1, mid1, o2, c2, body2, mid2 = s[O1], s[C1], s[MID1], s[O2], s[C2], s[BODY2], s[MID2]
         long1, bull1, bear1 = s[LONG1] != 0, s[BULL1] != 0, s[BEAR1] != 0
         long2, small2, bull2, bear2 = s[LONG2] != 0, s[SMALL2] != 0, s[BULL2] != 0, s[BEAR2] != 0
         # ---- single bar (trend before b3) ----
         if rng > 0:
-            if body <= prm[P_DOJI] * rng:
+            if body <= prm[P_DOJI] * rng and abs(tr1) >= tmin:
                 m = _DOJI
             if small3:
                 upper = h - top
                 lower = bottom - lo
                 sb = prm[P_SHADOW] * body
                 tiny = prm[P_TINY] * rng
-                x, y = s[_NS + (i - 1) % ring], s[_NS + (i - 1 - lb) % ring]
                 if lower >= sb and upper <= tiny:
-                    if x < y:
+                    if down1:
                         m |= _HAMMER
-                    elif x > y:
+                    elif up1:
                         m |= _HANGING
                 if upper >= sb and lower <= tiny:
-                    if x < y:
+                    if down1:
                         m |= _INV_HAMMER
-                    elif x > y:
+                    elif up1:
                         m |= _SHOOTING
         # ---- two bars (trend before b2) and three bars (trend before b1) ----
-        x, y = s[_NS + (i - 2) % ring], s[_NS + (i - 2 - lb) % ring]
         if c > o:
             if bear2:
-                if o <= c2 and x < y:
+                if o <= c2 and down2:
                     if c >= o2 and body > body2:
                         m |= _BULL_ENG
                     if long2 and c > mid2 and c < o2:
                         m |= _PIERCING
             elif (bull2 and bull1 and long1 and long2 and long3 and c2 > c1 and c > c2 and o2 >= o1
-                  and o2 <= c1 and o >= o2 and o <= c2):
+                  and o2 <= c1 and o >= o2 and o <= c2 and down3):
                 m |= _SOLDIERS
-            if (bear1 and long1 and small2 and s[TOP2] < mid1 and body > body2 and c > mid1
-                    and s[_NS + (i - 3) % ring] < s[_NS + (i - 3 - lb) % ring]):
+            if bear1 and long1 and small2 and s[TOP2] < mid1 and body > body2 and c > mid1 and down3:
                 m |= _MORNING
         elif c < o:
             if bull2:
-                if o >= c2 and x > y:
+                if o >= c2 and up2:
                     if c <= o2 and body > body2:
                         m |= _BEAR_ENG
                     if long2 and c < mid2 and c > o2:
                         m |= _DARK_CLOUD
             elif (bear2 and bear1 and long1 and long2 and long3 and c2 < c1 and c < c2 and o2 <= o1
-                  and o2 >= c1 and o <= o2 and o >= c2):
+                  and o2 >= c1 and o <= o2 and o >= c2 and up3):
                 m |= _CROWS
-            if (bull1 and long1 and small2 and s[BOTTOM2] > mid1 and body > body2 and c < mid1
-                    and s[_NS + (i - 3) % ring] > s[_NS + (i - 3 - lb) % ring]):
+            if bull1 and long1 and small2 and s[BOTTOM2] > mid1 and body > body2 and c < mid1 and up3:
                 m |= _EVENING
         if long2:
             if bear2:
-                if top < o2 and bottom > c2 and x < y:
+                if top < o2 and bottom > c2 and down2:
                     m |= _BULL_HARAMI
-            elif bull2 and top < c2 and bottom > o2 and x > y:
+            elif bull2 and top < c2 and bottom > o2 and up2:
                 m |= _BEAR_HARAMI
         m &= int(prm[P_WANTED])
         if m:
@@ -210,8 +255,12 @@ def candle_step(s, prm, o, h, lo, c, v):
             nb = 3 if first & _THREE_BAR else 2 if first & _TWO_BAR else 1
             out = int(prm[P_END])
             s[out], s[out + 1], s[out + 2], s[out + 3], s[out + 4] = m, body, rng, v, s[PV]
-            s[out + 5] = s[_NS + (i - nb) % ring]
-            s[out + 6] = s[_NS + (i - nb - lb) % ring]
+            if nb == 1:
+                s[out + 5], s[out + 6], s[out + 7] = e1, f1, tr1
+            elif nb == 2:
+                s[out + 5], s[out + 6], s[out + 7] = e2, f2, tr2
+            else:
+                s[out + 5], s[out + 6], s[out + 7] = e3, f3, tr3
     # ---- this bar becomes b2, b2 becomes b1 ----
     s[O1], s[C1], s[MID1], s[LONG1], s[BULL1], s[BEAR1] = s[O2], s[C2], s[MID2], s[LONG2], s[BULL2], s[BEAR2]
     s[O2], s[C2], s[BODY2], s[MID2], s[TOP2], s[BOTTOM2] = o, c, body, mid, top, bottom
