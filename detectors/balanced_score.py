@@ -40,21 +40,27 @@ import msgspec
 import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
+from detectors.features.clustering import DIRECTIONS
 from detectors.features.momentum import (
+    MOMENTUM_KEYS,
     check_momentum_params,
+    momentum_columns,
     momentum_features,
     momentum_score_bound,
     momentum_warmup,
     score_momentum,
 )
 from detectors.features.reversion import (
+    REVERSION_KEYS,
     check_reversion_params,
+    reversion_columns,
     reversion_features,
     reversion_votes_bound,
     reversion_warmup,
     score_reversion,
 )
-from detectors.features.scanner import ScannerState, scanner_series, scanner_spec
+from detectors.features.rows import dict_builder
+from detectors.features.scanner import ScannerState, scanner_series_of, scanner_spec
 from detectors.features.state import SnapshotDetector
 from detectors.patterns.exact_state import Feed
 from detectors.records import Signal
@@ -93,6 +99,14 @@ class BalancedScoreParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
 
 _BUY_SELL = {1: "BUY", -1: "SELL"}
 _DIRECTION = {1: "bullish", -1: "bearish", 0: "neutral"}
+# batch: signal types by (rule of _classify, sign + 1), direction names by sign
+_KINDS = np.array([["REVERSION_BEARISH", "", "REVERSION_BULLISH"], ["MOMENTUM_SELL", "", "MOMENTUM_BUY"],
+                   ["STRONG_SELL", "", "STRONG_BUY"], ["WEAK_SELL", "", "WEAK_BUY"], ["", "NEUTRAL", ""]])
+#: the reversion features _emit keeps besides the momentum ones (its ``update`` order)
+_REVERSION_FEATURES = tuple(k for k in REVERSION_KEYS if k not in ("direction", "volume_ratio"))
+_FEATURE_KEYS = ("combined_score", "momentum_direction", "reversion_direction", *MOMENTUM_KEYS,
+                 *_REVERSION_FEATURES, "peak_volume_ratio")
+_FEATURES = dict_builder(_FEATURE_KEYS)
 
 
 class BalancedScore(SnapshotDetector):
@@ -205,22 +219,39 @@ class BalancedScore(SnapshotDetector):
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         p = self.params
-        arr = scanner_series(p, bars.open, bars.close, bars.volume, momentum=True, reversion=True)
-        rs, rsign = arr.reversion_scores()
-        ms, msign = arr.mscore, arr.msign
-        ready = arr.rev_ready & arr.mom_ready
-        if p.emit_neutral:
-            hits = np.flatnonzero(ready)
-        else:
-            w = p.momentum_weight
-            combined = np.abs(w * (ms * msign) + (1.0 - w) * (rs * rsign))
-            emits = (
-                ((rs >= p.reversion_candidate) & (rsign != 0))
-                | ((ms >= p.strong_score) & (msign != 0) & (rs <= p.momentum_max_reversion))
-                | (combined >= p.weak_combined)
-            )
-            hits = np.flatnonzero(ready & emits)
-        emit = self._emit
-        out = [emit(meta, t, rin, min_) for t, rin, min_ in zip(
-            bars.open_time[hits].tolist(), arr.reversion_rows(hits), arr.momentum_rows(hits), strict=True)]
-        return [sig for sig in out if sig is not None]
+        arr = scanner_series_of(p, bars, momentum=True, reversion=True)
+        hits = np.flatnonzero(arr.rev_ready & arr.mom_ready)
+        # _classify of every ready bar, from the compiled scores (equal to score_momentum's
+        # and score_reversion's)
+        rs, rsign = (a[hits] for a in arr.reversion_scores())
+        ms, msign = arr.mscore[hits], arr.msign[hits]
+        w = p.momentum_weight
+        signed = w * (ms * msign) + (1.0 - w) * (rs * rsign)
+        combined = np.abs(signed)
+        csign = np.sign(signed).astype(np.int64)
+        rev = (rs >= p.reversion_candidate) & (rsign != 0)
+        mom = ~rev & (ms >= p.strong_score) & (msign != 0) & (rs <= p.momentum_max_reversion)
+        rest = ~rev & ~mom & (csign != 0)
+        strong = rest & (combined > p.strong_combined)
+        weak = rest & ~strong & (combined >= p.weak_combined)
+        kind = np.select([rev, mom, strong, weak], [0, 1, 2, 3], 4)  # row of _KINDS; 4: NEUTRAL
+        sign = np.select([rev, mom, strong | weak], [rsign, msign, csign], 0)
+        score = np.select([rev, mom], [rs, ms], combined)
+        if not p.emit_neutral:
+            keep = kind != 4
+            hits, kind, sign, score, combined, msign = (
+                a[keep] for a in (hits, kind, sign, score, combined, msign))
+        # the features _emit builds, for those bars at once (the same values and types)
+        c = arr.close
+        close = c[hits]
+        vol = arr.volume[hits]
+        mean = arr.mean[hits]
+        _, _, _, rcols = reversion_columns(p, close, vol, arr.streak[hits, 0], arr.streak[hits, 1], mean,
+                                           arr.peak[hits], c[hits - p.gain_bars], arr.rsi[hits])
+        _, _, mcols = momentum_columns(p, close, vol, c[hits - p.change_bars], mean, arr.counts_[hits])
+        r = dict(zip(REVERSION_KEYS, rcols, strict=True))
+        cols = [combined.tolist(), DIRECTIONS[msign].tolist(), r["direction"], *mcols,
+                *(r[k] for k in _REVERSION_FEATURES), r["volume_ratio"]]
+        features = map(_FEATURES, *cols)
+        return list(map(self.signal_maker(meta), bars.open_time[hits].tolist(), _KINDS[kind, sign + 1].tolist(),
+                        DIRECTIONS[sign].tolist(), score.tolist(), close.tolist(), features))

@@ -32,18 +32,23 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.levels_kernel import MODE_BREAKOUT
-from detectors.features.scanner_kernel import trailing_mean_into
+from detectors.features.rows import dict_builder
+from detectors.features.scanner import memoized, trailing_volume_mean
 from detectors.features.window import seq_sum
 from detectors.indicators.atr import ATR, atr
 from detectors.levels import (
     KIND,
+    LEVEL_KEYS,
     TOUCHES,
     LevelDetectorBase,
     check_level_params,
+    level_columns,
     level_features,
-    level_of_row,
 )
 from detectors.records import Signal
+
+_FEATURE_KEYS = (*LEVEL_KEYS, "volume_ratio", "momentum_atr", "close_pos", "levels_broken")
+_FEATURES = dict_builder(_FEATURE_KEYS)
 
 
 class BreakoutParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -154,18 +159,36 @@ class Breakout(LevelDetectorBase):
         sig = self._confirm(meta, t, best, len(broken), h, lo, c, v, pc, vol_mean, prev_atr)
         return [] if sig is None else [sig]
 
-    def _batch_extra(self, bars: BarArrays) -> Any:
-        """(ATR, mean volume of the ``volume_window`` bars before) for every bar."""
+    def _on_rows(self, meta: SeriesMeta, bars: BarArrays, idx: np.ndarray, rows: np.ndarray) -> list[Signal]:
         p = self.params
-        vol_mean = np.empty(len(bars))
-        trailing_mean_into(bars.volume, p.volume_window, vol_mean)  # the streaming seq_sum's order
-        return atr(bars.high, bars.low, bars.close, p.atr_period), vol_mean
-
-    def _on_row(self, meta: SeriesMeta, bars: BarArrays, i: int, t: int, c: float, row: list[float],
-                extra: Any) -> Signal | None:
-        if i < self._first_signal_bar:
-            return None
-        atr_series, vol_mean = extra
-        return self._confirm(meta, t, level_of_row(row), int(row[10]), bars.high[i].item(), bars.low[i].item(),
-                             c, bars.volume[i].item(), bars.close[i - 1].item(), vol_mean[i].item(),
-                             atr_series[i - 1].item())
+        late = idx >= self._first_signal_bar
+        idx, rows = idx[late], rows[late]
+        # _confirm of every row at once (the same operations, in the same order)
+        vol_mean = trailing_volume_mean(bars.volume, p.volume_window, bars.shared)[idx]  # seq_sum's order
+        prev_atr = memoized(bars.shared, ("atr", p.atr_period),
+                         lambda: atr(bars.high, bars.low, bars.close, p.atr_period))[idx - 1]
+        h, lo, c, v, pc = bars.high[idx], bars.low[idx], bars.close[idx], bars.volume[idx], bars.close[idx - 1]
+        up = rows[:, 1] == 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            vol_ratio = v / vol_mean
+            momentum = np.where(up, 1.0, -1.0) * (c - pc) / prev_atr
+            rng = h - lo
+            close_pos = np.where(rng > 0, (c - lo) / rng, 0.5)
+        pos_ok = np.where(up, close_pos >= p.close_pos_min, close_pos <= 1.0 - p.close_pos_min)
+        ok = (vol_mean > 0) & (prev_atr > 0) & ~(vol_ratio < p.volume_mult) & ~(momentum < p.momentum_atr) & pos_ok
+        keep = np.flatnonzero(ok)
+        idx, rows, vol_ratio, momentum, close_pos, up, c = (
+            a[keep] for a in (idx, rows, vol_ratio, momentum, close_pos, up, c))
+        strength, cols = level_columns(rows)
+        x = vol_ratio / (2.0 * p.volume_mult)
+        if p.momentum_atr > 0:
+            y = momentum / (2.0 * p.momentum_atr)
+            y = np.where(y < 1.0, y, 1.0)
+        else:
+            y = 1.0
+        score = 40.0 * np.where(x < 1.0, x, 1.0) + 30.0 * strength / 100.0 + 30.0 * y
+        cols += [vol_ratio.tolist(), momentum.tolist(), close_pos.tolist(), rows[:, 10].astype(np.int64).tolist()]
+        features = map(_FEATURES, *cols)
+        return list(map(self.signal_maker(meta), bars.open_time[idx].tolist(),
+                        np.where(up, "BREAKOUT_UP", "BREAKOUT_DOWN").tolist(),
+                        np.where(up, "bullish", "bearish").tolist(), score.tolist(), c.tolist(), features))

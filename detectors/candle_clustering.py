@@ -20,6 +20,7 @@ Gaps: windows count bars, not minutes. Warm-up: ``volume_window`` bars.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import msgspec
@@ -27,15 +28,22 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.clustering import (
+    CLUSTER_KEYS,
     ClusterCounts,
     check_cluster_params,
+    cluster_columns,
     cluster_features,
+    cluster_metric_arrays,
     cluster_metrics,
 )
-from detectors.features.scanner import ScannerState, scanner_series, scanner_spec
+from detectors.features.rows import dict_builder
+from detectors.features.scanner import ScannerState, scanner_series_of, scanner_spec
 from detectors.features.state import SnapshotDetector
 from detectors.patterns.exact_state import Feed
 from detectors.records import Signal
+
+#: the features dict of one batch signal, from its columns
+_FEATURES = dict_builder(CLUSTER_KEYS)
 
 
 class CandleClusteringParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -102,11 +110,16 @@ class CandleClustering(SnapshotDetector):
         return [self._signal(self.meta, bar.open_time, bar.close, k)]
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
-        arr = scanner_series(self.params, bars.open, bars.close, bars.volume, clustering=True)
+        p = self.params
+        arr = scanner_series_of(p, bars, clustering=True)
         trend = arr.trend
         hits = np.flatnonzero(trend[1:] != trend[:-1]) + 1
         if len(trend) and trend[0] != 0:
             hits = np.concatenate([[0], hits])
-        hits = hits[trend[hits] != 0].tolist()
-        close = bars.close
-        return [self._signal(meta, bars.open_time[i].item(), close[i].item(), arr.counts(i)) for i in hits]
+        hits = hits[trend[hits] != 0]
+        # what _signal computes bar by bar, for every hit at once (the same values and types)
+        metrics = cluster_metric_arrays(p, arr.counts_[hits])
+        cols = cluster_columns(p, arr.counts_[hits], metrics)
+        features = map(_FEATURES, *cols)
+        return list(map(self.signal_maker(meta), bars.open_time[hits].tolist(), itertools.repeat("CLUSTER_TREND"), cols[0],
+                        (100.0 * metrics[4]).tolist(), arr.close[hits].tolist(), features))

@@ -43,6 +43,7 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, Detector, SeriesMeta
 from detectors.features.levels_kernel import MODE_LEVELS, level_rows
+from detectors.features.rows import dict_builder
 from detectors.patterns.exact_state import ExactStateMixin, Feed
 from detectors.records import Signal
 
@@ -52,6 +53,12 @@ PRICE, KIND, TOUCHES, FIRST, LAST, BASE_LOW, BASE_HIGH, PSUM, BROKEN_AT, BROKEN_
 
 _NO_EVENTS: list[tuple[str, list[Any]]] = []  # shared, never mutated
 _INF = float("inf")
+
+
+#: the keys of :func:`level_features`, in its order
+LEVEL_KEYS = ("level_price", "level_type", "touches", "strength", "first_touch", "last_touch", "base_height")
+_LEVEL_TYPES = np.array(["resistance", "support"])  # indexed by the kernel's kind
+_FEATURES = dict_builder(LEVEL_KEYS)
 
 
 def level_features(lv: list[Any]) -> dict[str, Any]:
@@ -301,19 +308,26 @@ def check_level_params(name: str, p: Any) -> None:
         raise ValueError(f"detector {name}: max_levels, retest_window and min_touches must be >= 1")
 
 
-def level_of_row(row: list[float]) -> list[Any]:
-    """A level record from a :mod:`detectors.features.levels_kernel` output row, with
-    the types the streaming record has (ints for counts and times)."""
-    _, kind, price, touches, first, last, base_low, base_high, broken_at, broken_i, _ = row
-    return [price, "support" if kind else "resistance", int(touches), int(first), int(last), base_low,
-            base_high, 0.0, int(broken_at), int(broken_i)]
+def level_columns(rows: np.ndarray) -> tuple[np.ndarray, list[list[Any]]]:
+    """:func:`level_features` of the levels of :mod:`detectors.features.levels_kernel`
+    output rows, as columns in :data:`LEVEL_KEYS` order with the values and Python
+    types of the streaming record (ints for counts and times); and the strengths."""
+    kind = rows[:, 1].astype(np.int64)
+    price = rows[:, 2]
+    touches = rows[:, 3]
+    strength = 25.0 * touches
+    strength = np.where(strength < 100.0, strength, 100.0)  # min(100.0, .)
+    base = np.where(kind == 1, (rows[:, 7] - price) / price, (price - rows[:, 6]) / price)
+    return strength, [price.tolist(), _LEVEL_TYPES[kind].tolist(), touches.astype(np.int64).tolist(),
+                      strength.tolist(), rows[:, 4].astype(np.int64).tolist(), rows[:, 5].astype(np.int64).tolist(),
+                      base.tolist()]
 
 
 class LevelDetectorBase(ExactStateMixin, Detector):
     """Shared plumbing of the level-based detectors: a :class:`LevelBook`, exact
     undo/checkpoint, and a batch path through the compiled book
     (:mod:`detectors.features.levels_kernel`). Subclasses set ``_mode`` and implement
-    ``_on_bar`` (streaming) and ``_on_row`` (batch: one kernel row)."""
+    ``_on_bar`` (streaming) and ``_on_rows`` (batch: the kernel rows of one mode)."""
 
     _mode: int
     _feed: LevelFeed | None
@@ -357,23 +371,13 @@ class LevelDetectorBase(ExactStateMixin, Detector):
         """Advance by one bar (the level book is already updated) and return its signals."""
 
     @abstractmethod
-    def _on_row(self, meta: SeriesMeta, bars: BarArrays, i: int, t: int, c: float, row: list[float],
-                extra: Any) -> Signal | None:
-        """The signal of one kernel row (bar ``i``, open time ``t``, close ``c``);
-        ``extra`` is what :meth:`_batch_extra` returned."""
-
-    def _batch_extra(self, bars: BarArrays) -> Any:
-        """Whole-series inputs ``_on_row`` needs besides the levels (none by default)."""
-        return None
+    def _on_rows(self, meta: SeriesMeta, bars: BarArrays, idx: np.ndarray, rows: np.ndarray) -> list[Signal]:
+        """The signals of the kernel rows ``rows`` (of the bars ``idx``, in order),
+        all at once: what :meth:`_on_bar` gives on each of those bars."""
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
-        rows = level_rows(bars.open_time, bars.high, bars.low, bars.close, self.params, self._mode)
-        idx = rows[:, 0].astype(np.int64)
-        extra = self._batch_extra(bars)
-        on_row = self._on_row
-        out = [on_row(meta, bars, i, t, c, row, extra) for i, t, c, row in zip(
-            idx.tolist(), bars.open_time[idx].tolist(), bars.close[idx].tolist(), rows.tolist(), strict=True)]
-        return [sig for sig in out if sig is not None]
+        rows = level_rows(bars, self.params)[self._mode]  # one kernel run for the set's level detectors
+        return self._on_rows(meta, bars, rows[:, 0].astype(np.int64), rows)
 
 
 class SupportResistance(LevelDetectorBase):
@@ -406,6 +410,11 @@ class SupportResistance(LevelDetectorBase):
                 best = lv
         return [] if best is None else [self._signal(meta, t, c, best)]
 
-    def _on_row(self, meta: SeriesMeta, bars: BarArrays, i: int, t: int, c: float, row: list[float],
-                extra: Any) -> Signal | None:
-        return self._signal(meta, t, c, level_of_row(row))
+    def _on_rows(self, meta: SeriesMeta, bars: BarArrays, idx: np.ndarray, rows: np.ndarray) -> list[Signal]:
+        strength, cols = level_columns(rows)
+        support = rows[:, 1] == 1
+        features = map(_FEATURES, *cols)
+        return list(map(self.signal_maker(meta), bars.open_time[idx].tolist(),
+                        np.where(support, "SUPPORT_LEVEL", "RESISTANCE_LEVEL").tolist(),
+                        np.where(support, "bullish", "bearish").tolist(), cols[3], bars.close[idx].tolist(),
+                        features))

@@ -28,16 +28,23 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.reversion import (
+    REVERSION_KEYS,
     check_reversion_params,
+    reversion_columns,
     reversion_features,
     reversion_votes_bound,
     reversion_warmup,
     score_reversion,
 )
-from detectors.features.scanner import ScannerState, scanner_series, scanner_spec
+from detectors.features.rows import dict_builder
+from detectors.features.scanner import ScannerState, scanner_series_of, scanner_spec
 from detectors.features.state import SnapshotDetector
 from detectors.patterns.exact_state import Feed
 from detectors.records import Signal
+
+_FEATURE_KEYS = (*REVERSION_KEYS, "candidate")
+_FEATURES = dict_builder(_FEATURE_KEYS)
+_KINDS = np.array(["REVERSION_BULLISH", "REVERSION_BEARISH"])  # indexed by "bearish"
 
 
 class MeanReversionParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -117,10 +124,16 @@ class MeanReversion(SnapshotDetector):
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         p = self.params
-        arr = scanner_series(p, bars.open, bars.close, bars.volume, reversion=True)
-        score, sign = arr.reversion_scores()
-        hits = np.flatnonzero((score >= p.min_score) & (sign != 0))
-        emit = self._emit
-        out = [emit(meta, t, inputs) for t, inputs in zip(bars.open_time[hits].tolist(),
-                                                          arr.reversion_rows(hits), strict=True)]
-        return [sig for sig in out if sig is not None]
+        arr = scanner_series_of(p, bars, reversion=True)
+        votes_score, sign = arr.reversion_scores()
+        hits = np.flatnonzero((votes_score >= p.min_score) & (sign != 0))
+        c = arr.close
+        # what _emit computes bar by bar, for every hit at once (the same values and types)
+        score, bear, bull, cols = reversion_columns(
+            p, c[hits], arr.volume[hits], arr.streak[hits, 0], arr.streak[hits, 1], arr.mean[hits],
+            arr.peak[hits], c[hits - p.gain_bars], arr.rsi[hits])
+        cols.append((score >= p.candidate_score).tolist())
+        kinds = _KINDS[(bear > bull).astype(np.int64)].tolist()
+        features = map(_FEATURES, *cols)
+        return list(map(self.signal_maker(meta), bars.open_time[hits].tolist(), kinds, cols[1], cols[0],
+                        c[hits].tolist(), features))

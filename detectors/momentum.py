@@ -27,16 +27,23 @@ import msgspec
 import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
+from detectors.features.clustering import DIRECTIONS
 from detectors.features.momentum import (
+    MOMENTUM_KEYS,
     check_momentum_params,
+    momentum_columns,
     momentum_features,
     momentum_score_bound,
     momentum_warmup,
 )
-from detectors.features.scanner import ScannerState, scanner_series, scanner_spec
+from detectors.features.rows import dict_builder
+from detectors.features.scanner import ScannerState, scanner_series_of, scanner_spec
 from detectors.features.state import SnapshotDetector
 from detectors.patterns.exact_state import Feed
 from detectors.records import Signal
+
+#: the features dict of one batch signal, from its columns
+_FEATURES = dict_builder(MOMENTUM_KEYS)
 
 
 class MomentumParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -110,9 +117,14 @@ class Momentum(SnapshotDetector):
         return [] if sig is None else [sig]
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
-        arr = scanner_series(self.params, bars.open, bars.close, bars.volume, momentum=True)
+        p = self.params
+        arr = scanner_series_of(p, bars, momentum=True)
         hits = np.flatnonzero((arr.mscore >= self._threshold) & (arr.msign != 0))
-        emit = self._emit
-        out = [emit(meta, t, inputs) for t, inputs in zip(bars.open_time[hits].tolist(),
-                                                          arr.momentum_rows(hits), strict=True)]
-        return [sig for sig in out if sig is not None]
+        c = arr.close
+        # what _emit computes bar by bar, for every hit at once (the same values and types)
+        score, sign, cols = momentum_columns(p, c[hits], arr.volume[hits], c[hits - p.change_bars],
+                                             arr.mean[hits], arr.counts_[hits])
+        kinds = np.where(score >= p.strong_score, "MOMENTUM_STRONG", "MOMENTUM_MODERATE").tolist()
+        features = map(_FEATURES, *cols)
+        return list(map(self.signal_maker(meta), bars.open_time[hits].tolist(), kinds,
+                        DIRECTIONS[sign].tolist(), cols[0], c[hits].tolist(), features))

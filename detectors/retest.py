@@ -22,20 +22,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from detectors.base import BarArrays, SeriesMeta
 from detectors.features.levels_kernel import MODE_RETEST
+from detectors.features.rows import dict_builder
 from detectors.levels import (
     BROKEN_AT,
     BROKEN_I,
     KIND,
+    LEVEL_KEYS,
     PRICE,
     TOUCHES,
     LevelDetectorBase,
     LevelParams,
+    level_columns,
     level_features,
-    level_of_row,
 )
 from detectors.records import Signal
+
+_FEATURE_KEYS = (*LEVEL_KEYS, "bars_since_break", "broken_at", "hold")
+_FEATURES = dict_builder(_FEATURE_KEYS)
 
 
 class Retest(LevelDetectorBase):
@@ -74,6 +81,20 @@ class Retest(LevelDetectorBase):
             return []
         return [self._signal(meta, t, book.i, c, max(hits, key=lambda lv: lv[TOUCHES]))]
 
-    def _on_row(self, meta: SeriesMeta, bars: BarArrays, i: int, t: int, c: float, row: list[float],
-                extra: Any) -> Signal | None:
-        return self._signal(meta, t, i, c, level_of_row(row))
+    def _on_rows(self, meta: SeriesMeta, bars: BarArrays, idx: np.ndarray, rows: np.ndarray) -> list[Signal]:
+        p = self.params
+        c = bars.close[idx]
+        level = rows[:, 2]
+        scale = p.tolerance * level * 3.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hold = np.abs(c - level) / scale
+        hold = np.where(scale > 0, np.where(hold < 1.0, hold, 1.0), 1.0)  # min(1.0, .)
+        strength, cols = level_columns(rows)
+        cols += [(idx - rows[:, 9].astype(np.int64)).tolist(), rows[:, 8].astype(np.int64).tolist(), hold.tolist()]
+        score = 50.0 + 30.0 * strength / 100.0 + 20.0 * hold
+        was_resistance = rows[:, 1] == 0
+        features = map(_FEATURES, *cols)
+        return list(map(self.signal_maker(meta), bars.open_time[idx].tolist(),
+                        np.where(was_resistance, "RETEST_SUPPORT", "RETEST_RESISTANCE").tolist(),
+                        np.where(was_resistance, "bullish", "bearish").tolist(), score.tolist(), c.tolist(),
+                        features))

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol
 
+import numpy as np
+
 
 class ClusterParams(Protocol):
     volume_window: int
@@ -104,3 +106,40 @@ def cluster_features(p: ClusterParams, k: ClusterCounts) -> dict[str, Any]:
         "bull_hv_candles": k.bull_hv,
         "bear_hv_candles": k.bear_hv,
     }
+
+
+#: the keys of :func:`cluster_features`, in its order
+CLUSTER_KEYS = ("cluster_direction", "directional_ratio", "follow_through", "trend_formed", "cluster_strength",
+                "bull_clusters", "bear_clusters", "bull_hv_candles", "bear_hv_candles")
+#: direction names indexed by sign (-1 is the last)
+DIRECTIONS = np.array(["neutral", "bullish", "bearish"])
+
+
+def cluster_metric_arrays(p: ClusterParams, counts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`cluster_metrics` of every row of ``counts`` (m x 9, the
+    :class:`ClusterCounts` fields) as arrays (dom, ratio, follow, formed, strength):
+    the same IEEE operations on the same integers, so the same floats."""
+    bh, rh = counts[:, 0], counts[:, 1]
+    bull = bh > rh
+    dom = np.where(bull, 1, np.where(rh > bh, -1, 0))
+    has = dom != 0
+    total = bh + rh
+    n_dom = np.where(bull, bh, rh)
+    ft = np.where(bull, counts[:, 4], counts[:, 6])
+    ft_n = np.where(bull, counts[:, 5], counts[:, 7])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(has, n_dom / total, np.where(total != 0, 0.5, 0.0))
+        follow = np.where(has & (ft_n != 0), ft / (ft_n * p.follow_bars), 0.0)
+    formed = has & (ratio >= p.trend_ratio) & (follow >= p.follow_through_min) & (n_dom >= p.min_cluster_candles)
+    strength = np.where(has, 0.5 * (2.0 * ratio - 1.0) + 0.5 * follow, 0.0)
+    return dom, ratio, follow, formed, strength
+
+
+def cluster_columns(p: ClusterParams, counts: np.ndarray,
+                    metrics: tuple[np.ndarray, ...] | None = None) -> list[list[Any]]:
+    """:func:`cluster_features` of every row of ``counts`` as columns in
+    :data:`CLUSTER_KEYS` order, with the same values and Python types (the batch
+    paths zip them into dicts); ``metrics``: :func:`cluster_metric_arrays`, if known."""
+    dom, ratio, follow, formed, strength = metrics or cluster_metric_arrays(p, counts)
+    return [DIRECTIONS[dom].tolist(), ratio.tolist(), follow.tolist(), formed.tolist(), strength.tolist(),
+            counts[:, 2].tolist(), counts[:, 3].tolist(), counts[:, 0].tolist(), counts[:, 1].tolist()]

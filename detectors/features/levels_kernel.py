@@ -6,8 +6,10 @@ arrays of level rows kept in the same order as the streaming lists (removal shif
 the rows behind it), and every rule runs in the streaming order with the same
 float operations, so the levels, touches, breaks and retests are identical.
 
-Instead of every event, the kernel reports per bar only what one detector needs
-(``mode``), as one row of :data:`OUT_FIELDS` for each bar that has it:
+Instead of every event, the kernel reports per bar what each level detector needs,
+in one output per ``MODE_*``, as one row of :data:`OUT_FIELDS` for each bar that has
+it (one pass serves ``levels``, ``breakout`` and ``retest``: :func:`level_rows`
+memoizes it per run):
 
 * ``MODE_LEVELS``: the level whose touch (or creation) on this bar brought it to
   exactly ``min_touches`` touches - the support if both sides did;
@@ -20,6 +22,7 @@ Instead of every event, the kernel reports per bar only what one detector needs
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -38,24 +41,29 @@ N_OUT = len(OUT_FIELDS)
 
 @kernel
 def level_book_kernel(t: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, k: int, tol: float,
-                      max_levels: int, retest_window: int, mode: int, min_touches: int,
-                      out: np.ndarray) -> int:
-    """Run the book over the series; fill ``out`` (n x N_OUT) and return the number
-    of rows written. (One function, helpers written out: numba compiles it once.)"""
+                      max_levels: int, retest_window: int, min_touches: int, out: np.ndarray,
+                      rows: np.ndarray) -> None:
+    """Run the book over the series; fill ``out[mode]`` (3 x n x N_OUT) and set
+    ``rows[mode]`` to the number of its rows written. (One function, helpers written
+    out: numba compiles it once.)"""
     n = len(c)
     up_f = 1.0 + tol
     dn_f = 1.0 - tol
     books = np.zeros((3, max_levels, N_FIELDS))
     counts = np.zeros(3, dtype=np.int64)
     lv = np.empty(N_FIELDS)
-    best = np.empty(N_FIELDS)
-    rows = 0
+    best_l = np.empty(N_FIELDS)
+    best_b = np.empty(N_FIELDS)
+    best_r = np.empty(N_FIELDS)
+    rows[:] = 0
     for i in range(n):
         hi = h[i]
         li = lo[i]
         ci = c[i]
         ti = float(t[i])
-        found = False
+        found_l = False
+        found_b = False
+        found_r = False
         nbest = 0
         # base extremes of active levels
         for j in range(counts[0]):
@@ -95,12 +103,12 @@ def level_book_kernel(t: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarra
             for f in range(N_FIELDS):
                 books[BROKEN, nb, f] = lv[f]
             counts[BROKEN] = nb + 1
-            if mode == MODE_BREAKOUT and lv[TOUCHES] >= min_touches:
+            if lv[TOUCHES] >= min_touches:
                 nbest += 1
-                if not found or lv[TOUCHES] > best[TOUCHES]:
+                if not found_b or lv[TOUCHES] > best_b[TOUCHES]:
                     for f in range(N_FIELDS):
-                        best[f] = lv[f]
-                    found = True
+                        best_b[f] = lv[f]
+                    found_b = True
         # retests of broken levels (not on the breaking bar itself)
         j = 0
         while j < counts[BROKEN]:
@@ -115,21 +123,21 @@ def level_book_kernel(t: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarra
                     drop = True  # failed breakout
                 elif li <= books[BROKEN, j, UP] and ci > books[BROKEN, j, PRICE]:
                     drop = True
-                    if mode == MODE_RETEST and books[BROKEN, j, TOUCHES] >= min_touches \
-                            and (not found or books[BROKEN, j, TOUCHES] > best[TOUCHES]):
+                    if books[BROKEN, j, TOUCHES] >= min_touches \
+                            and (not found_r or books[BROKEN, j, TOUCHES] > best_r[TOUCHES]):
                         for f in range(N_FIELDS):
-                            best[f] = books[BROKEN, j, f]
-                        found = True
+                            best_r[f] = books[BROKEN, j, f]
+                        found_r = True
             else:
                 if ci > books[BROKEN, j, UP]:
                     drop = True
                 elif hi >= books[BROKEN, j, DN] and ci < books[BROKEN, j, PRICE]:
                     drop = True
-                    if mode == MODE_RETEST and books[BROKEN, j, TOUCHES] >= min_touches \
-                            and (not found or books[BROKEN, j, TOUCHES] > best[TOUCHES]):
+                    if books[BROKEN, j, TOUCHES] >= min_touches \
+                            and (not found_r or books[BROKEN, j, TOUCHES] > best_r[TOUCHES]):
                         for f in range(N_FIELDS):
-                            best[f] = books[BROKEN, j, f]
-                        found = True
+                            best_r[f] = books[BROKEN, j, f]
+                        found_r = True
             if not drop:
                 j += 1
                 continue
@@ -137,10 +145,12 @@ def level_book_kernel(t: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarra
                 for f in range(N_FIELDS):
                     books[BROKEN, r, f] = books[BROKEN, r + 1, f]
             counts[BROKEN] -= 1
+        if found_b:
+            rows[MODE_BREAKOUT] = _put(out[MODE_BREAKOUT], rows[MODE_BREAKOUT], i, best_b, nbest)
+        if found_r:
+            rows[MODE_RETEST] = _put(out[MODE_RETEST], rows[MODE_RETEST], i, best_r, 0)
         # swing points confirmed k bars late: the middle bar of the last 2k + 1
         if i < 2 * k:
-            if found:
-                rows = _put(out, rows, i, best, nbest)
             continue
         m = i - k
         for b in range(2):
@@ -203,13 +213,12 @@ def level_book_kernel(t: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarra
                 books[b, j, UP] = price * up_f
                 books[b, j, DN] = price * dn_f
                 counts[b] = nl + 1
-            if mode == MODE_LEVELS and books[b, j, TOUCHES] == min_touches:  # support wins: b == 1 last
+            if books[b, j, TOUCHES] == min_touches:  # support wins: b == 1 last
                 for f in range(N_FIELDS):
-                    best[f] = books[b, j, f]
-                found = True
-        if found:
-            rows = _put(out, rows, i, best, nbest)
-    return rows
+                    best_l[f] = books[b, j, f]
+                found_l = True
+        if found_l:
+            rows[MODE_LEVELS] = _put(out[MODE_LEVELS], rows[MODE_LEVELS], i, best_l, 0)
 
 
 @kernel
@@ -228,10 +237,19 @@ def _put(out: np.ndarray, row: int, i: int, lv: np.ndarray, count: int) -> int:
     return row + 1
 
 
-def level_rows(t: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, p: object, mode: int) -> np.ndarray:
-    """Rows (``OUT_FIELDS``) of the bars that have a ``mode`` hit, for level params ``p``."""
-    out = np.empty((len(c), N_OUT))
-    rows = level_book_kernel(np.ascontiguousarray(t, dtype=np.int64), h, lo, c, p.swing_window,  # type: ignore[attr-defined]
-                             p.tolerance, p.max_levels, p.retest_window, mode, p.min_touches,  # type: ignore[attr-defined]
-                             out)
-    return out[:rows]
+def level_rows(bars: Any, p: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows (``OUT_FIELDS``) of the bars that have a hit, per ``MODE_*``, for level
+    params ``p`` over ``bars`` (a :class:`detectors.base.BarArrays`): one kernel run
+    per run and parameters, kept in ``bars.shared``."""
+    key = ("level_book", p.swing_window, p.tolerance, p.max_levels, p.retest_window, p.min_touches)
+    done: tuple[np.ndarray, np.ndarray, np.ndarray] | None = bars.shared.get(key)
+    if done is not None:
+        return done
+    n = len(bars.close)
+    out = np.empty((3, n, N_OUT))
+    rows = np.zeros(3, dtype=np.int64)
+    level_book_kernel(np.ascontiguousarray(bars.open_time, dtype=np.int64), bars.high, bars.low, bars.close,
+                      p.swing_window, p.tolerance, p.max_levels, p.retest_window, p.min_touches, out, rows)
+    levels, breakout, retest = rows.tolist()
+    done = bars.shared[key] = (out[MODE_LEVELS, :levels], out[MODE_BREAKOUT, :breakout], out[MODE_RETEST, :retest])
+    return done

@@ -24,11 +24,16 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
+
 from detectors.features.clustering import (
+    CLUSTER_KEYS,
     ClusterCounts,
     ClusterParams,
     check_cluster_params,
+    cluster_columns,
     cluster_features,
+    cluster_metric_arrays,
     cluster_metrics,
 )
 
@@ -94,3 +99,29 @@ def momentum_features(p: MomentumParams, close: float, volume: float, close_ago:
     }
     features.update(cluster_features(p, k))
     return score, sign, features
+
+
+#: the keys of :func:`momentum_features`, in its order
+MOMENTUM_KEYS = ("momentum_score", "momentum_strength", "change_pct", "volume_ratio", "cluster_confirmed",
+                 *CLUSTER_KEYS)
+
+
+def momentum_columns(p: MomentumParams, close: np.ndarray, volume: np.ndarray, close_ago: np.ndarray,
+                     vol_mean: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[list[Any]]]:
+    """:func:`momentum_features` of many bars at once (arrays of its inputs, ``counts``
+    m x 9): (momentum_score, sign, columns in :data:`MOMENTUM_KEYS` order), the same
+    values and Python types, element for element."""
+    change = (close / close_ago - 1.0) * 100.0
+    ratio = volume / vol_mean
+    raw = np.abs(change) * ratio
+    sign = np.where(change > 0.0, 1, np.where(change < 0.0, -1, 0))
+    metrics = cluster_metric_arrays(p, counts)
+    dom, _, _, formed, strength = metrics
+    confirmed = formed & (sign != 0) & (dom == sign)
+    raw = np.where(confirmed, raw * (1.0 + strength), raw)
+    x = raw * p.score_scale
+    score = np.where(x < 100.0, x, 100.0)  # min(100.0, x), NaN included
+    label = np.where(score >= p.strong_score, "strong", np.where(score >= p.moderate_score, "moderate", "weak"))
+    cols = [score.tolist(), label.tolist(), change.tolist(), ratio.tolist(), confirmed.tolist(),
+            *cluster_columns(p, counts, metrics)]
+    return score, sign, cols

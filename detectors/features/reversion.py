@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+import numpy as np
+
 
 class ReversionParams(Protocol):
     streak_min: int
@@ -137,3 +139,45 @@ def reversion_features(p: ReversionParams, close: float, volume: float, up: int,
         "bullish_votes": bull,
     }
     return score, direction, features
+
+
+#: the keys of :func:`reversion_features`, in its order
+REVERSION_KEYS = ("reversion_score", "direction", "momentum_exhaustion", "streak", "volume_exhaustion",
+                  "volume_ratio", "volume_decline", "excessive_gain", "move_pct", "rsi_extreme", "rsi",
+                  "bearish_votes", "bullish_votes")
+_DIRECTIONS = np.array(["neutral", "bullish", "bearish"])
+
+
+def none_where(values: list[Any], bad: np.ndarray) -> list[Any]:
+    """``values`` with None at the positions ``bad`` flags (in place)."""
+    for j in np.flatnonzero(bad).tolist():
+        values[j] = None
+    return values
+
+
+def reversion_columns(p: ReversionParams, close: np.ndarray, volume: np.ndarray, up: np.ndarray,
+                      down: np.ndarray, vol_avg: np.ndarray, vol_peak: np.ndarray, close_ago: np.ndarray,
+                      rsi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[Any]]]:
+    """:func:`reversion_features` of many bars at once (arrays of its inputs):
+    (reversion_score, bearish votes, bullish votes, columns in :data:`REVERSION_KEYS`
+    order), the same values and Python types, element for element."""
+    move = (close / close_ago - 1.0) * 100.0
+    sm = p.streak_min
+    up_x = up >= sm
+    down_x = down >= sm
+    vol = (vol_peak >= p.volume_mult * vol_avg) & (vol_peak > 0.0) & (volume <= (1.0 - p.volume_decline) * vol_peak)
+    gain_up = move >= p.gain_pct
+    gain_down = move <= -p.gain_pct
+    ob = rsi > p.rsi_overbought
+    os_ = rsi < p.rsi_oversold
+    bear = up_x.astype(np.int64) + (vol & (move > 0.0)) + gain_up + ob
+    bull = (~up_x & down_x).astype(np.int64) + (vol & (move < 0.0)) + (~gain_up & gain_down) + (~ob & os_)
+    score = 25.0 * np.maximum(bear, bull)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = vol_peak / vol_avg
+        decline = 1.0 - volume / vol_peak
+    cols = [score.tolist(), _DIRECTIONS[np.sign(bull - bear)].tolist(), (up_x | down_x).tolist(),
+            np.where(up >= down, up, -down).tolist(), vol.tolist(), none_where(ratio.tolist(), ~(vol_avg > 0.0)),
+            none_where(decline.tolist(), ~(vol_peak > 0.0)), (gain_up | gain_down).tolist(), move.tolist(),
+            (ob | os_).tolist(), rsi.tolist(), bear.tolist(), bull.tolist()]
+    return score, bear, bull, cols

@@ -296,64 +296,149 @@ class ScannerFeed(Feed):
         self.state.restore(snap)
 
 
+def memoized(memo: dict[Any, Any] | None, key: tuple[Any, ...], compute: Any) -> Any:
+    """``memo[key]``, computed by ``compute()`` the first time (no memo: always)."""
+    if memo is None:
+        return compute()
+    try:
+        return memo[key]
+    except KeyError:
+        value = memo[key] = compute()
+        return value
+
+
+def trailing_volume_mean(v: np.ndarray, window: int, memo: dict[Any, Any] | None = None) -> np.ndarray:
+    """Mean volume of the ``window`` bars before each bar (NaN before), summed in
+    the streaming order (:func:`scanner_kernel.trailing_mean_into`); ``memo``: a
+    :attr:`detectors.base.BarArrays.shared` of the arrays ``v`` belongs to."""
+    def compute() -> np.ndarray:
+        out = np.empty(len(v))
+        K.trailing_mean_into(np.ascontiguousarray(v, dtype=np.float64), window, out)
+        return out
+
+    mean: np.ndarray = memoized(memo, ("trailing_mean", "volume", window), compute)
+    return mean
+
+
+def close_rsi(c: np.ndarray, period: int, memo: dict[Any, Any] | None = None) -> np.ndarray:
+    """Wilder RSI of the closes (:func:`detectors.indicators.rsi.rsi`), memoized like
+    :func:`trailing_volume_mean`."""
+    out: np.ndarray = memoized(memo, ("rsi", "close", period), lambda: rsi(c, period))
+    return out
+
+
+def cluster_key(p: Any) -> tuple[Any, ...]:
+    """Every parameter the clustering part of the batch features depends on."""
+    return (p.volume_window, p.hv_mult, p.cluster_lookback, p.follow_bars, p.min_cluster_candles, p.trend_ratio,
+            p.follow_through_min)
+
+
+def momentum_key(p: Any) -> tuple[Any, ...]:
+    return (*cluster_key(p), p.change_bars, p.score_scale)
+
+
+def reversion_key(p: Any) -> tuple[Any, ...]:
+    return (p.volume_window, p.rsi_period, p.streak_min, p.peak_lookback, p.gain_bars, p.volume_mult,
+            p.volume_decline, p.gain_pct, p.rsi_overbought, p.rsi_oversold)
+
+
 class ScannerSeries:
     """Batch features of a whole series; row ``i`` equals :class:`ScannerState`
     after bar ``i``. Arrays: ``mean``; with clustering ``counts`` (n x 9, the
     :class:`ClusterCounts` fields), ``trend`` (dominant sign where a trend is formed,
-    else 0) and ``strength``; with momentum ``mscore``/``msign`` (0 where not ready);
-    with reversion ``streak`` (n x 2: up, down), ``peak``, ``rsi``, ``votes`` (n x 2:
-    bearish, bullish; 0 where not ready) and ``rev_ready``."""
+    else 0) and ``strength``; with momentum ``mscore``/``msign`` (0 where not ready)
+    and ``mom_ready``; with reversion ``streak`` (n x 2: up, down), ``peak``, ``rsi``,
+    ``votes`` (n x 2: bearish, bullish; 0 where not ready) and ``rev_ready``.
+
+    With a ``memo`` (the :attr:`detectors.base.BarArrays.shared` of the series), each
+    part is computed once per run for the parameters it depends on
+    (:func:`cluster_key`, :func:`momentum_key`, :func:`reversion_key`; the mean and
+    RSI by window and period) and reused by every detector of the run asking for it
+    with the same ones; the parts missing are computed together, in one kernel call.
+    """
 
     def __init__(self, p: Any, o: np.ndarray, c: np.ndarray, v: np.ndarray, *, clustering: bool = False,
-                 momentum: bool = False, reversion: bool = False) -> None:
+                 momentum: bool = False, reversion: bool = False, memo: dict[Any, Any] | None = None) -> None:
         n = len(c)
         cluster = clustering or momentum
         o, c, v = (np.ascontiguousarray(a, dtype=np.float64) for a in (o, c, v))
         self.close, self.volume = c, v
+        self.mean = mean = trailing_volume_mean(v, p.volume_window, memo)
+        self.rsi = close_rsi(c, p.rsi_period, memo) if reversion else np.empty(0)
+        ck = ("scanner_cluster", *cluster_key(p)) if cluster else None
+        mk = ("scanner_momentum", *momentum_key(p)) if momentum else None
+        rk = ("scanner_reversion", *reversion_key(p)) if reversion else None
+        have = memo if memo is not None else {}
+        do_c, do_m, do_r = (k is not None and k not in have for k in (ck, mk, rk))
+        if do_c or do_m or do_r:
+            self._compute(p, o, c, v, have, ck if do_c else None, mk if do_m else None, rk if do_r else None)
+        if cluster:
+            self.counts_, self.trend, self.strength = have[ck]
+        else:
+            self.counts_ = np.empty((0, K.N_COUNTS), dtype=np.int64)
+            self.trend = np.empty(0, dtype=np.int64)
+            self.strength = np.empty(0)
+        self.mscore: np.ndarray
+        self.msign: np.ndarray
+        self.mscore, self.msign = have[mk] if momentum else (np.empty(0), np.empty(0, dtype=np.int64))
+        self.streak: np.ndarray
+        self.peak: np.ndarray
+        self.votes: np.ndarray
+        self.streak, self.peak, self.votes = have[rk] if reversion else (
+            np.empty((0, 2), dtype=np.int64), np.empty(0), np.empty((0, 2), dtype=np.int64))
+        self.change_bars = p.change_bars if momentum else 0
+        self.gain_bars = p.gain_bars if reversion else 0
+        self.rev_ready = np.zeros(n if reversion else 0, dtype=bool)
+        if reversion:
+            self.rev_ready[reversion_warmup(p):] = True
+        if momentum:
+            with np.errstate(invalid="ignore"):
+                self.mom_ready = mean > 0.0
+            self.mom_ready[: max(p.volume_window, p.change_bars)] = False
+        else:
+            self.mom_ready = np.zeros(0, dtype=bool)
+
+    def _compute(self, p: Any, o: np.ndarray, c: np.ndarray, v: np.ndarray, have: dict[Any, Any],
+                 ck: tuple[Any, ...] | None, mk: tuple[Any, ...] | None, rk: tuple[Any, ...] | None) -> None:
+        """Run the kernel for the parts whose key is given, store them in ``have``."""
+        n = len(c)
         ip = np.zeros(K.N_IP, dtype=np.int64)
         fp = np.zeros(K.N_FP, dtype=np.float64)
         ip[K.IP_W] = p.volume_window
-        ip[K.IP_CLUSTER] = cluster
-        ip[K.IP_MOMENTUM] = momentum
-        ip[K.IP_REVERSION] = reversion
-        if cluster:
+        ip[K.IP_CLUSTER] = ck is not None
+        ip[K.IP_MOMENTUM] = mk is not None
+        ip[K.IP_REVERSION] = rk is not None
+        if ck is not None or mk is not None:
             ip[K.IP_L], ip[K.IP_F], ip[K.IP_MIN_CC] = p.cluster_lookback, p.follow_bars, p.min_cluster_candles
             fp[K.FP_HV_MULT], fp[K.FP_TREND_RATIO], fp[K.FP_FT_MIN] = p.hv_mult, p.trend_ratio, p.follow_through_min
-        if momentum:
+        if mk is not None:
             ip[K.IP_CHANGE] = p.change_bars
             ip[K.IP_MOM_WARM] = max(p.volume_window, p.change_bars)
             fp[K.FP_SCALE] = p.score_scale
-        if reversion:
+        if rk is not None:
             ip[K.IP_STREAK], ip[K.IP_PEAK], ip[K.IP_GAIN] = p.streak_min, p.peak_lookback, p.gain_bars
             ip[K.IP_REV_WARM] = reversion_warmup(p)
             fp[K.FP_VOL_MULT], fp[K.FP_VOL_DECLINE], fp[K.FP_GAIN_PCT] = p.volume_mult, p.volume_decline, p.gain_pct
             fp[K.FP_RSI_OB], fp[K.FP_RSI_OS] = p.rsi_overbought, p.rsi_oversold
-        nc = n if cluster else 0
-        nm = n if momentum else 0
-        nr = n if reversion else 0
-        self.rsi = rsi(c, p.rsi_period) if reversion else np.empty(0)
-        self.mean = np.empty(n)
+        nm = n if mk is not None else 0
+        nr = n if rk is not None else 0
         # every row of these is written by the kernel
-        self.counts_ = np.empty((nc, K.N_COUNTS), dtype=np.int64)
-        self.trend = np.empty(nc, dtype=np.int64)
-        self.strength = np.empty(nc)
-        self.mscore = np.empty(nm)
-        self.msign = np.empty(nm, dtype=np.int64)
-        self.streak = np.empty((nr, 2), dtype=np.int64)
-        self.peak = np.empty(nr)
-        self.votes = np.empty((nr, 2), dtype=np.int64)
-        K.scanner_kernel(o, c, v, self.rsi, ip, fp, self.mean, self.counts_, self.trend, self.strength,
-                         self.mscore, self.msign, self.streak, self.peak, self.votes)
-        self.change_bars = p.change_bars if momentum else 0
-        self.gain_bars = p.gain_bars if reversion else 0
-        self.rev_ready = np.zeros(nr, dtype=bool)
-        if reversion:
-            self.rev_ready[reversion_warmup(p):] = True
-        self.mom_ready = np.zeros(nm, dtype=bool)
-        if momentum:
-            with np.errstate(invalid="ignore"):
-                self.mom_ready = self.mean > 0.0
-            self.mom_ready[: max(p.volume_window, p.change_bars)] = False
+        if ck is not None:
+            cl = (np.empty((n, K.N_COUNTS), dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n))
+        elif mk is not None:  # momentum reads the clustering computed before
+            cl = have[("scanner_cluster", *cluster_key(p))]
+        else:
+            cl = (np.empty((0, K.N_COUNTS), dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0))
+        mo = (np.empty(nm), np.empty(nm, dtype=np.int64))
+        rv = (np.empty((nr, 2), dtype=np.int64), np.empty(nr), np.empty((nr, 2), dtype=np.int64))
+        K.scanner_kernel(o, c, v, self.rsi, ip, fp, self.mean, cl[0], cl[1], cl[2], mo[0], mo[1], rv[0], rv[1],
+                         rv[2])
+        if ck is not None:
+            have[ck] = cl
+        if mk is not None:
+            have[mk] = mo
+        if rk is not None:
+            have[rk] = rv
 
     def counts(self, i: int) -> ClusterCounts:
         return ClusterCounts(*self.counts_[i].tolist())
@@ -378,7 +463,15 @@ class ScannerSeries:
         return 25.0 * np.maximum(bear, bull), np.sign(bull - bear)
 
 
-def scanner_series(p: Any, o: np.ndarray, c: np.ndarray, v: np.ndarray, **parts: bool) -> ScannerSeries:
-    """Batch :class:`ScannerState` over whole arrays (``parts``: clustering,
-    momentum, reversion)."""
-    return ScannerSeries(p, o, c, v, **parts)
+def scanner_series(p: Any, o: np.ndarray, c: np.ndarray, v: np.ndarray, *, clustering: bool = False,
+                   momentum: bool = False, reversion: bool = False) -> ScannerSeries:
+    """Batch :class:`ScannerState` over whole arrays (the parts asked for)."""
+    return ScannerSeries(p, o, c, v, clustering=clustering, momentum=momentum, reversion=reversion)
+
+
+def scanner_series_of(p: Any, bars: Any, *, clustering: bool = False, momentum: bool = False,
+                      reversion: bool = False) -> ScannerSeries:
+    """:func:`scanner_series` of a :class:`detectors.base.BarArrays`, sharing every
+    part with the other detectors of the run through ``bars.shared``."""
+    return ScannerSeries(p, bars.open, bars.close, bars.volume, clustering=clustering, momentum=momentum,
+                         reversion=reversion, memo=bars.shared)

@@ -69,7 +69,11 @@ def scanner_kernel(o: np.ndarray, c: np.ndarray, v: np.ndarray, rsi: np.ndarray,
                    fp: np.ndarray, mean: np.ndarray, counts: np.ndarray, trend: np.ndarray,
                    strength: np.ndarray, mscore: np.ndarray, msign: np.ndarray, streak: np.ndarray,
                    peak: np.ndarray, votes: np.ndarray) -> None:
-    """Fill the output arrays for every bar (see ``ScannerSeries`` for their meaning)."""
+    """Fill the output arrays of the parts the flags ask for, for every bar (see
+    ``ScannerSeries`` for their meaning). ``mean`` (:func:`trailing_mean_into` of
+    the volumes) and ``rsi`` are inputs; with momentum but without clustering,
+    ``trend`` and ``strength`` are inputs too (a clustering computed before with
+    the same parameters)."""
     n = len(c)
     W = ip[IP_W]
     L = ip[IP_L]
@@ -106,8 +110,7 @@ def scanner_kernel(o: np.ndarray, c: np.ndarray, v: np.ndarray, rsi: np.ndarray,
     first = 0
     up = 0
     down = 0
-    trailing_mean_into(v, W, mean)
-    for t in range(n):
+    for t in range(n if do_cluster or do_momentum else 0):
         ct = c[t]
         vt = v[t]
         m = mean[t]
