@@ -59,7 +59,7 @@ import math
 import msgspec
 import numpy as np
 
-from detectors.base import SeriesMeta
+from detectors.base import BarArrays, SeriesMeta
 from detectors.patterns import futures_core
 from detectors.patterns.compiled_state import CompiledStateDetector
 from detectors.records import Signal, TradePlan
@@ -67,6 +67,10 @@ from detectors.records import Signal, TradePlan
 #: block reasons for each ``blocks`` bit mask, in the documented order
 _REASONS = tuple(tuple(name for bit, name in enumerate(futures_core.BLOCKS) if mask >> bit & 1)
                  for mask in range(1 << len(futures_core.BLOCKS)))
+#: signal type by ``2 * short + blocked`` and direction by ``short``
+_TYPES = np.array(["FUTURES_LONG", "FUTURES_LONG_BLOCKED", "FUTURES_SHORT", "FUTURES_SHORT_BLOCKED"], dtype=object)
+_DIRECTIONS = np.array(["bullish", "bearish"], dtype=object)
+_REGIMES = np.array(["high_volatility", "trending", "ranging"], dtype=object)
 
 
 class FuturesConsensusParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -112,6 +116,7 @@ class FuturesConsensus(CompiledStateDetector):
     name = "futures_consensus"
     version = "1.0.0"
     Params = FuturesConsensusParams
+    params: FuturesConsensusParams
     core = futures_core
 
     def _check_params(self) -> None:
@@ -185,3 +190,51 @@ class FuturesConsensus(CompiledStateDetector):
         kind = "FUTURES_LONG" if side > 0 else "FUTURES_SHORT"
         return self.make_signal(meta, t, signal_type=kind, direction=direction, score=score, price=c,
                                 features=features, trade_plan=plan)
+
+    def _batch_signals(self, bars: BarArrays, meta: SeriesMeta, at: np.ndarray, vals: np.ndarray
+                       ) -> list[Signal]:
+        """:meth:`_signal` for every hit, column-wise: regime, ratios, score and
+        trade-plan levels on whole columns (the same float operations in the same
+        order), then one row of floats, one dict and one record per hit."""
+        if not len(at):
+            return []
+        p = self.params
+        make = self.signal_maker(meta)
+        (side, blocks, cons, _v_ema, _v_macd, _v_rsi, _v_st, _v_obv, _v_sup, adx, bbw, bbw_mean, _rsi, _k, _d,
+         _hist, atr, _ext, ef, ef_prev, _st_line) = vals.T
+        c = bars.close[at]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bbw_ratio = np.where(bbw_mean > 0, bbw / bbw_mean, 0.0)
+        regime = np.where(bbw_ratio >= p.hv_ratio, 0, np.where(adx >= p.adx_trend, 1, 2))
+        mult = np.array([p.conf_high_vol, p.conf_trending, p.conf_ranging])[regime]
+        short = (side < 0).astype(np.int64)
+        blocked = blocks != 0
+        slope = ef - ef_prev
+        # trade plans of the unblocked hits (blocked ones get none)
+        dist1 = p.tp1_atr * atr
+        sslope = slope * side
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eta = np.minimum(float(p.max_eta_bars), np.ceil(dist1 / sslope))
+        plans = [None if b else TradePlan(entry=e, stop=st, tp1=t1, tp2=t2, eta_bars=int(n) if s > 0 else None)
+                 for b, e, st, t1, t2, n, s in zip(
+                     blocked.tolist(), c.tolist(), (c - side * p.stop_atr * atr).tolist(),
+                     (c + side * dist1).tolist(), (c + side * p.tp2_atr * atr).tolist(), eta.tolist(),
+                     sslope.tolist(), strict=True)]
+        # one row of floats per hit: the scratch values, then the derived ones
+        rows = np.column_stack((vals, c, 100.0 * np.abs(cons) * mult, mult, bbw_ratio, 100.0 * atr / c,
+                                slope)).tolist()
+        reasons = _REASONS
+        out: list[Signal] = []
+        append = out.append
+        for t, kind, direction, regime_name, bl, plan, row in zip(
+                bars.open_time[at].tolist(), _TYPES[2 * short + blocked].tolist(), _DIRECTIONS[short].tolist(),
+                _REGIMES[regime].tolist(), blocks.astype(np.int64).tolist(), plans, rows, strict=True):
+            (_, _, cs, ve, vm, vr, vs, vo, vsu, ax, bw, _, r, kk, dd, hs, a, x, _, _, line, price, score, m, br, ap,
+             sl) = row
+            append(make(t, kind, direction, score, price, {
+                "consensus": cs, "votes": {"ema": ve, "macd": vm, "rsi": vr, "stochrsi": vs, "obv": vo,
+                                           "supertrend": vsu},
+                "regime": regime_name, "confidence": m, "adx": ax, "bb_width": bw, "bbw_ratio": br, "rsi": r,
+                "stoch_k": kk, "stoch_d": dd, "macd_hist": hs, "atr": a, "atr_pct": ap, "ema_distance_atr": x,
+                "ema_slope": sl, "supertrend": line, "blocked": list(reasons[bl])}, plan))
+        return out

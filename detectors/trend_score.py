@@ -32,13 +32,16 @@ from __future__ import annotations
 import msgspec
 import numpy as np
 
-from detectors.base import SeriesMeta
+from detectors.base import BarArrays, SeriesMeta
 from detectors.patterns import trend_core
 from detectors.patterns.compiled_state import CompiledStateDetector
 from detectors.records import Signal
 
 #: signal type and direction of each trend state
 _KINDS = {1: ("TREND_UP", "bullish"), -1: ("TREND_DOWN", "bearish"), 0: ("TREND_NEUTRAL", "neutral")}
+#: the same, indexed by the state itself (-1 is the last item), for whole columns of states
+_TYPE_OF = np.array([_KINDS[0][0], _KINDS[1][0], _KINDS[-1][0]], dtype=object)
+_DIRECTION_OF = np.array([_KINDS[0][1], _KINDS[1][1], _KINDS[-1][1]], dtype=object)
 
 
 class TrendScoreParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -60,6 +63,7 @@ class TrendScore(CompiledStateDetector):
     name = "trend_score"
     version = "1.0.0"
     Params = TrendScoreParams
+    params: TrendScoreParams
     core = trend_core
 
     def _check_params(self) -> None:
@@ -97,3 +101,26 @@ class TrendScore(CompiledStateDetector):
         }
         return self.make_signal(meta, t, signal_type=kind, direction=direction, score=abs(score),
                                 price=c, features=features)
+
+    def _batch_signals(self, bars: BarArrays, meta: SeriesMeta, at: np.ndarray, vals: np.ndarray
+                       ) -> list[Signal]:
+        """:meth:`_signal` for every hit, column-wise: the conversions and the HA
+        extremes on whole columns (the same float operations), then one row of
+        floats, one dict and one record per hit."""
+        if not len(at):
+            return []
+        make = self.signal_maker(meta)
+        states = vals[:, 0].astype(np.int64)
+        ha_o, ha_c = vals[:, 10], vals[:, 11]
+        rows = np.column_stack((
+            vals[:, 5:], np.abs(vals[:, 5]), bars.close[at], np.maximum(np.maximum(bars.high[at], ha_o), ha_c),
+            np.minimum(np.minimum(bars.low[at], ha_o), ha_c))).tolist()
+        return [
+            make(t, kind, direction, abs_score, c, {
+                "trend_score": sc, "ema": e, "price": pr, "ha": ha, "momentum": mo, "ha_direction": col,
+                "ha_streak": st, "ha_strong": sg, "ha_open": o, "ha_close": hc, "ha_high": hh, "ha_low": ll,
+                "previous_state": pv})
+            for t, kind, direction, pv, col, st, sg, (sc, e, pr, ha, mo, o, hc, abs_score, c, hh, ll) in zip(
+                bars.open_time[at].tolist(), _TYPE_OF[states].tolist(), _DIRECTION_OF[states].tolist(),
+                *vals[:, 1:4].T.astype(np.int64).tolist(), (vals[:, 4] != 0.0).tolist(), rows, strict=True)
+        ]

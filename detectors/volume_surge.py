@@ -37,23 +37,22 @@ import msgspec
 import numpy as np
 
 from detectors.base import Bar, BarArrays, Detector, SeriesMeta
+from detectors.features.trailing import shared_trailing_mean
 from detectors.features.window import seq_sum
 from detectors.indicators._jit import kernel
 from detectors.records import Signal
 
 
 @kernel
-def _surge_kernel(vol: np.ndarray, rng: np.ndarray, w: int, threshold: float, min_volume: float,
+def _surge_kernel(vol: np.ndarray, means: np.ndarray, w: int, threshold: float, min_volume: float,
                   hits: np.ndarray, stats: np.ndarray) -> int:
-    """Bars ``i`` where the surge fires; ``stats[k]`` = mean, std and mean range of
-    the window before hit ``k``. Same operations, in the same order, as
+    """Bars ``i`` where the surge fires, given the trailing mean volume of every bar
+    (``means``: the streaming ``seq_sum(window) / window``); ``stats[k]`` = mean and
+    std of the window before hit ``k``. Same operations, in the same order, as
     :meth:`VolumeSurge._step`. Returns the number of hits."""
     k = 0
     for i in range(w, len(vol)):
-        total = 0.0
-        for j in range(i - w, i):
-            total += vol[j]
-        mean = total / w
+        mean = means[i]
         v = vol[i]
         if v > mean and v >= min_volume:
             ss = 0.0
@@ -62,15 +61,15 @@ def _surge_kernel(vol: np.ndarray, rng: np.ndarray, w: int, threshold: float, mi
                 ss += d * d
             std = math.sqrt(ss / w)
             if std > 0.0 and (v - mean) / std >= threshold:
-                r = 0.0
-                for j in range(i - w, i):
-                    r += rng[j]
                 hits[k] = i
                 stats[k, 0] = mean
                 stats[k, 1] = std
-                stats[k, 2] = r / w
                 k += 1
     return k
+
+
+#: direction by 0 (neutral), 1 (close_pos >= 0.6), 2 (close_pos <= 0.4)
+_DIRECTIONS = np.array(["neutral", "bullish", "bearish"], dtype=object)
 
 
 class VolumeSurgeParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -157,14 +156,31 @@ class VolumeSurge(Detector):
         if n <= p.window:
             return []
         hits = np.empty(n, dtype=np.int64)
-        stats = np.empty((n, 3))
-        k = _surge_kernel(bars.volume, bars.high - bars.low, p.window, float(p.threshold_sigma),
-                          float(p.min_volume), hits, stats)
-        out: list[Signal] = []
-        cols = zip(*(a[hits[:k]].tolist() for a in (bars.open_time, bars.open, bars.high, bars.low,
-                                                        bars.close, bars.volume)), strict=True)
-        for (t, o, h, lo, c, v), (mean, std, mean_rng) in zip(cols, stats[:k].tolist(), strict=True):
-            sig = self._evaluate(meta, t, o, h, lo, c, v, mean, std, mean_rng)
-            if sig is not None:
-                out.append(sig)
-        return out
+        stats = np.empty((n, 2))
+        k = _surge_kernel(bars.volume, shared_trailing_mean(bars, "volume", p.window), p.window,
+                          float(p.threshold_sigma), float(p.min_volume), hits, stats)
+        if not k:
+            return []
+        # _evaluate on whole columns (the kernel's hits all pass its checks; same operations, same order)
+        idx = hits[:k]
+        mean, std = stats[:k].T
+        h, lo, c, v = bars.high[idx], bars.low[idx], bars.close[idx], bars.volume[idx]
+        mean_rng = shared_trailing_mean(bars, "spread", p.window)[idx]
+        z = (v - mean) / std
+        spread = h - lo
+        with np.errstate(divide="ignore", invalid="ignore"):
+            close_pos = np.where(spread > 0, (c - lo) / spread, 0.5)
+            range_ratio = np.where(mean_rng > 0, spread / mean_rng, 3.0)
+        score = 100.0 * (0.5 * np.minimum(1.0, z / (2.0 * p.threshold_sigma))
+                         + 0.25 * np.minimum(1.0, range_ratio / 3.0)
+                         + 0.25 * np.abs(2.0 * close_pos - 1.0))
+        direction = np.where(close_pos >= 0.6, 1, np.where(close_pos <= 0.4, 2, 0))
+        make = self.signal_maker(meta)
+        return [
+            make(t, "VOLUME_SURGE", d, sc, price, {
+                "zscore": zs, "volume": vol, "volume_mean": mn, "volume_std": sd, "range_ratio": rr,
+                "close_pos": cp})
+            for t, d, (sc, price, zs, vol, mn, sd, rr, cp) in zip(
+                bars.open_time[idx].tolist(), _DIRECTIONS[direction].tolist(),
+                np.column_stack((score, c, z, v, mean, std, range_ratio, close_pos)).tolist(), strict=True)
+        ]

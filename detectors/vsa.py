@@ -61,6 +61,7 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EvaluateOnDetector
+from detectors.features.trailing import shared_trailing_mean
 from detectors.features.window import seq_sum
 from detectors.indicators._jit import kernel
 from detectors.records import Signal
@@ -133,28 +134,25 @@ _vsa_match_py = getattr(_vsa_match, "py_func", _vsa_match)
 
 
 @kernel
-def _vsa_kernel(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, w: int,
-                trend_bars: int, lookback: int, quiet_bars: int, warmup: int, th: tuple,
-                hits: np.ndarray, masks: np.ndarray, trends: np.ndarray, ratios: np.ndarray) -> int:
-    """Every bar from ``warmup`` on, as :meth:`VSA._evaluate_step` sees it; fills
-    hit index, mask, trend and (vr, sr, cp) per match and returns the match count."""
+def _vsa_kernel(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray,
+                mean_vs: np.ndarray, mean_ss: np.ndarray, trend_bars: int, lookback: int, quiet_bars: int,
+                warmup: int, th: tuple, hits: np.ndarray, masks: np.ndarray, trends: np.ndarray,
+                ratios: np.ndarray) -> int:
+    """Every bar from ``warmup`` on, as :meth:`VSA._evaluate_step` sees it, given the
+    trailing mean volume and spread of every bar (``mean_vs``, ``mean_ss``: the
+    streaming ``seq_sum(window) / window``); fills hit index, mask, trend and
+    (vr, sr, cp) per match and returns the match count."""
     start_volume = th[2]
     low_volume = th[3]
     k = 0
     for i in range(warmup, len(c)):
-        total = 0.0
-        for j in range(i - w, i):
-            total += v[j]
-        mean_v = total / w
+        mean_v = mean_vs[i]
         if not mean_v > 0.0:
             continue
         vr = v[i] / mean_v
         if low_volume < vr < start_volume:
             continue
-        total = 0.0
-        for j in range(i - w, i):
-            total += h[j] - lo[j]
-        mean_s = total / w
+        mean_s = mean_ss[i]
         if not mean_s > 0.0:
             continue
         spread = h[i] - lo[i]
@@ -195,6 +193,23 @@ def _decode(mask: int) -> tuple[str, bool, tuple[str, ...]]:
         matched = tuple(kind for k, kind in enumerate(_ORDER) if mask >> (2 * k) & 3)
         got = _DECODED[mask] = (_ORDER[first // 2], first % 2 == 0, matched)
     return got
+
+
+_DIRECTIONS = ("bearish", "bullish")  # by bullish
+_LOADED, _TEST = _ORDER.index("LOADED_BAR"), _ORDER.index("TEST_BAR")
+
+
+def _decode_column(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str], list[str], list[tuple[str, ...]]]:
+    """:func:`_decode` of a column of match masks: per mask the index in ``_ORDER``
+    of the first type and whether it is bullish (arrays), its type name, direction
+    and matched types (lists)."""
+    uniq, inv = np.unique(masks, return_inverse=True)
+    decoded = [_decode(m) for m in uniq.tolist()]
+    first = np.array([_ORDER.index(kind) for kind, _, _ in decoded], dtype=np.int64)[inv]
+    bullish = np.array([up for _, up, _ in decoded], dtype=bool)[inv]
+    at = inv.tolist()
+    return (first, bullish, [decoded[j][0] for j in at], [_DIRECTIONS[decoded[j][1]] for j in at],
+            [decoded[j][2] for j in at])
 
 
 class VSA(EvaluateOnDetector):
@@ -325,11 +340,29 @@ class VSA(EvaluateOnDetector):
         masks = np.empty(n, dtype=np.int64)
         trends = np.empty(n, dtype=np.int64)
         ratios = np.empty((n, 3))
-        k = _vsa_kernel(bars.open, bars.high, bars.low, bars.close, bars.volume, p.window,
-                        p.trend_bars, p.breakout_lookback, p.quiet_bars, self._warmup, self._th,
-                        hits, masks, trends, ratios)
+        k = _vsa_kernel(bars.open, bars.high, bars.low, bars.close, bars.volume,
+                        shared_trailing_mean(bars, "volume", p.window),
+                        shared_trailing_mean(bars, "spread", p.window), p.trend_bars, p.breakout_lookback,
+                        p.quiet_bars, self._warmup, self._th, hits, masks, trends, ratios)
+        if not k:
+            return []
         idx = hits[:k]
-        return [self._signal(meta, t, c, m, vr, sr, cp, trend)
-                for t, c, m, trend, (vr, sr, cp) in zip(
-                    bars.open_time[idx].tolist(), bars.close[idx].tolist(), masks[:k].tolist(),
-                    trends[:k].tolist(), ratios[:k].tolist(), strict=True)]
+        mask = masks[:k]
+        vr, sr, cp = ratios[:k].T
+        # _signal's score on whole columns (same operations, same order)
+        first, bullish, kinds, directions, matches = _decode_column(mask)
+        vol_c = np.where(first == _TEST, np.maximum(0.0, 1.0 - vr), np.minimum(1.0, vr / (2.0 * p.high_volume)))
+        spr_c = np.where((first == _LOADED) | (first == _TEST), np.maximum(0.0, 1.0 - sr),
+                         np.minimum(1.0, sr / (2.0 * p.wide_spread)))
+        close_c = np.where(bullish, cp, 1.0 - cp)
+        score = 100.0 * (0.4 * vol_c + 0.3 * spr_c + 0.3 * close_c)
+        make = self.signal_maker(meta)
+        evaluated_on = p.evaluate_on
+        return [
+            make(t, kind, direction, sc, c, {
+                "bar_type": kind, "matched": list(matched), "volume_ratio": v_r, "spread_ratio": s_r,
+                "close_position": c_p, "trend": trend, "evaluated_on": evaluated_on})
+            for t, kind, direction, matched, trend, (sc, c, v_r, s_r, c_p) in zip(
+                bars.open_time[idx].tolist(), kinds, directions, matches, trends[:k].tolist(),
+                np.column_stack((score, bars.close[idx], vr, sr, cp)).tolist(), strict=True)
+        ]

@@ -37,9 +37,13 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EvaluateOnDetector
+from detectors.features.trailing import shared_trailing_mean
 from detectors.features.window import seq_sum
 from detectors.indicators._jit import kernel
 from detectors.records import Signal
+
+#: direction by "bullish?"
+_DIRECTIONS = np.array(["bearish", "bullish"], dtype=object)
 
 
 class VSAConfluenceParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -52,19 +56,17 @@ class VSAConfluenceParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=Tr
 
 
 @kernel
-def _confluence_kernel(h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, w: int,
+def _confluence_kernel(h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, means: np.ndarray,
                        spread_lookback: int, momentum_lookback: int, warmup: int, volume_mult: float,
                        hits: np.ndarray, windows: np.ndarray) -> int:
     """Bars from ``warmup`` on with high volume, a spread breakout and a close beyond
-    the close window; ``windows[k]`` = mean volume, previous max spread, highest and
-    lowest close for candidate ``k`` (the close-off-low test is left to
-    :meth:`VSAConfluence._evaluate`). Returns the candidate count."""
+    the close window, given the trailing mean volume of every bar (``means``: the
+    streaming ``seq_sum(window) / window``); ``windows[k]`` = mean volume, previous
+    max spread, highest and lowest close for candidate ``k`` (the close-off-low test
+    is left to the signal builder). Returns the candidate count."""
     k = 0
     for i in range(warmup, len(c)):
-        total = 0.0
-        for j in range(i - w, i):
-            total += v[j]
-        mean_v = total / w
+        mean_v = means[i]
         if not mean_v > 0.0 or v[i] / mean_v < volume_mult:
             continue
         spread = h[i] - lo[i]
@@ -171,14 +173,37 @@ class VSAConfluence(EvaluateOnDetector):
             return []
         hits = np.empty(n, dtype=np.int64)
         windows = np.empty((n, 4))
-        k = _confluence_kernel(bars.high, bars.low, bars.close, bars.volume, p.window, p.spread_lookback,
+        k = _confluence_kernel(bars.high, bars.low, bars.close, bars.volume,
+                               shared_trailing_mean(bars, "volume", p.window), p.spread_lookback,
                                p.momentum_lookback, self._warmup, float(p.volume_mult), hits, windows)
+        if not k:
+            return []
+        # _evaluate on whole columns (same operations, same order); the kernel checked
+        # volume and spread, the close-off-low test picks the signals among its candidates
         idx = hits[:k]
-        out: list[Signal] = []
-        for t, h, lo, c, v, (mean_v, max_spread, hi_close, lo_close) in zip(
-                *(a[idx].tolist() for a in (bars.open_time, bars.high, bars.low, bars.close, bars.volume)),
-                windows[:k].tolist(), strict=True):
-            sig = self._evaluate(meta, t, h, lo, c, v, mean_v, max_spread, hi_close, lo_close)
-            if sig is not None:
-                out.append(sig)
-        return out
+        mean_v, max_spread, hi_close, lo_close = windows[:k].T
+        h, lo, c, v = bars.high[idx], bars.low[idx], bars.close[idx], bars.volume[idx]
+        spread = h - lo
+        ratio = v / mean_v
+        col = 100.0 * (c - lo) / spread
+        bullish = (c > hi_close) & (col >= p.min_close_off_low)
+        keep = bullish | ((c < lo_close) & (col <= 100.0 - p.min_close_off_low))
+        ref = np.where(bullish, hi_close, lo_close)
+        close_score = np.where(bullish, col, 100.0 - col)
+        volume_score = np.minimum(100.0, 50.0 * ratio / p.volume_mult)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread_score = np.where(max_spread > 0.0, np.minimum(100.0, 50.0 * spread / max_spread), 100.0)
+        momentum_score = np.minimum(100.0, 50.0 + 5000.0 * np.abs(c / ref - 1.0))
+        score = (volume_score + spread_score + momentum_score + close_score) / 4.0
+        make = self.signal_maker(meta)
+        evaluated_on = p.evaluate_on
+        return [
+            make(t, "VSA_CONFLUENCE", direction, sc, price, {
+                "volume_ratio": vr, "close_off_low_pct": cl, "volume_score": vs, "spread_score": ss,
+                "momentum_score": ms, "close_score": cs, "previous_max_spread": mx, "breakout_close": br,
+                "evaluated_on": evaluated_on})
+            for t, direction, (sc, price, vr, cl, vs, ss, ms, cs, mx, br) in zip(
+                bars.open_time[idx[keep]].tolist(), _DIRECTIONS[bullish[keep].view(np.int8)].tolist(),
+                np.column_stack((score, c, ratio, col, volume_score, spread_score, momentum_score, close_score,
+                                 max_spread, ref))[keep].tolist(), strict=True)
+        ]

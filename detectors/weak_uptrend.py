@@ -46,6 +46,7 @@ import numpy as np
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EVALUATE_ON
 from detectors.features.state import SnapshotDetector
+from detectors.features.trailing import shared_trailing_mean
 from detectors.features.window import WilderRSI, seq_sum
 from detectors.indicators._jit import kernel
 from detectors.records import Signal
@@ -63,6 +64,20 @@ def _pattern_count(mask: int) -> int:
 
 #: pattern count of every flag mask
 _COUNT = tuple(_pattern_count(m) for m in range(1 << len(FLAGS)))
+#: score of every active mask
+_SCORE = tuple(20.0 * n for n in _COUNT)
+
+
+def _feature_templates(evaluate_on: str) -> tuple[dict[str, Any], ...]:
+    """Per active mask, a signal's features but its RSI (a copy is taken and the
+    RSI set per signal): each flag, w3, the pattern count, rsi, evaluated_on."""
+    out = []
+    for active in range(1 << len(FLAGS)):
+        features: dict[str, Any] = {f: bool(active >> k & 1) for k, f in enumerate(FLAGS)}
+        features.update({"w3": bool(active & _W3), "pattern_count": _COUNT[active], "rsi": math.nan,
+                         "evaluated_on": evaluate_on})
+        out.append(features)
+    return tuple(out)
 
 
 class WeakUptrendParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -95,12 +110,15 @@ def bar_flags(p: WeakUptrendParams, h: float, lo: float, c: float, v: float, rsi
 
 
 @kernel
-def _weak_kernel(h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, w: int, trend_bars: int,
-                 period: int, similar: float, excess: float, wide: float, recent: int, min_patterns: int,
-                 warmup: int, hits: np.ndarray, actives: np.ndarray, rsis: np.ndarray) -> int:
+def _weak_kernel(h: np.ndarray, lo: np.ndarray, c: np.ndarray, mean_v: np.ndarray, mean_s: np.ndarray,
+                 v: np.ndarray, w: int, trend_bars: int, period: int, similar: float, excess: float, wide: float,
+                 recent: int, min_patterns: int, warmup: int, hits: np.ndarray, actives: np.ndarray,
+                 rsis: np.ndarray) -> int:
     """:meth:`WeakUptrend._advance` over a whole series (``similar`` is ``1 +
-    similar_spread``); fills hit bar, active mask and RSI per signal and returns the
-    count. The RSI is :class:`~detectors.features.window.WilderRSI`'s arithmetic."""
+    similar_spread``), given the trailing mean volume and spread of every bar
+    (``seq_sum(window) / window``, as streaming takes them); fills hit bar, active
+    mask and RSI per signal and returns the count. The RSI is
+    :class:`~detectors.features.window.WilderRSI`'s arithmetic."""
     nan = np.nan
     ring = np.zeros(recent, dtype=np.int64)
     r_prev = 0.0
@@ -150,17 +168,10 @@ def _weak_kernel(h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray, w:
             if (ct - c1) < (c1 - c2):
                 m |= 4
         if t >= w:
-            total = 0.0
-            for j in range(t - w, t):
-                total += v[j]
-            if vt >= excess * (total / w):
+            if vt >= excess * mean_v[t]:
                 m |= 32
-            if ct < c1:
-                total = 0.0
-                for j in range(t - w, t):
-                    total += h[j] - lo[j]
-                if spread >= wide * (total / w):
-                    m |= 64
+            if ct < c1 and spread >= wide * mean_s[t]:
+                m |= 64
         ring[t % recent] = m
         weak = False
         if t >= warmup and t >= trend_bars and ct > c[t - trend_bars]:
@@ -200,6 +211,7 @@ class WeakUptrend(SnapshotDetector):
         self._window, self._excess, self._wide = p.window, p.excess_volume, p.wide_spread
         self._min_patterns = p.min_patterns
         self._last_closed = p.evaluate_on == "last_closed"
+        self._templates = _feature_templates(p.evaluate_on)
 
     @property
     def warmup(self) -> int:
@@ -238,12 +250,10 @@ class WeakUptrend(SnapshotDetector):
         self._pending = [msgspec.convert(x, Signal) for x in s[8]]
 
     def _signal(self, meta: SeriesMeta | None, open_time: int, close: float, active: int, rsi: float) -> Signal:
-        features: dict[str, Any] = {f: bool(active >> k & 1) for k, f in enumerate(FLAGS)}
-        features["w3"] = bool(active & _W3)
-        count = _COUNT[active]
-        features.update({"pattern_count": count, "rsi": rsi, "evaluated_on": self.params.evaluate_on})
+        features = self._templates[active].copy()
+        features["rsi"] = rsi
         return self.make_signal(meta, open_time, signal_type="WEAK_UPTREND", direction="bearish",
-                                score=20.0 * count, price=close, features=features)
+                                score=_SCORE[active], price=close, features=features)
 
     def _advance(self, bar: Bar) -> list[Signal]:
         t = self._t = self._t + 1
@@ -301,12 +311,20 @@ class WeakUptrend(SnapshotDetector):
         hits = np.empty(n, dtype=np.int64)
         actives = np.empty(n, dtype=np.int64)
         rsis = np.empty(n)
-        k = _weak_kernel(bars.high, bars.low, bars.close, bars.volume, p.window, p.trend_bars, p.rsi_period,
-                         self._similar, float(p.excess_volume), float(p.wide_spread), p.recent_bars,
+        k = _weak_kernel(bars.high, bars.low, bars.close, shared_trailing_mean(bars, "volume", p.window),
+                         shared_trailing_mean(bars, "spread", p.window), bars.volume, p.window, p.trend_bars,
+                         p.rsi_period, self._similar, float(p.excess_volume), float(p.wide_spread), p.recent_bars,
                          p.min_patterns, self._warmup, hits, actives, rsis)
         if p.evaluate_on == "last_closed" and k and hits[k - 1] == n - 1:
             k -= 1  # the newest bar's signal is still pending
         idx = hits[:k]
-        return [self._signal(meta, t, c, a, r)
-                for t, c, a, r in zip(bars.open_time[idx].tolist(), bars.close[idx].tolist(),
-                                      actives[:k].tolist(), rsis[:k].tolist(), strict=True)]
+        make = self.signal_maker(meta)
+        templates, score = self._templates, _SCORE
+        out: list[Signal] = []
+        append = out.append
+        for t, c, a, r in zip(bars.open_time[idx].tolist(), bars.close[idx].tolist(), actives[:k].tolist(),
+                              rsis[:k].tolist(), strict=True):
+            features = templates[a].copy()
+            features["rsi"] = r
+            append(make(t, "WEAK_UPTREND", "bearish", score[a], c, features))
+        return out

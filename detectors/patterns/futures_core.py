@@ -232,9 +232,11 @@ def futures_step(s, prm, o, h, lo, c, v):
                 s[K] = k
                 nk = nr - (sk - 1)  # %K values before this one
                 kw = int(prm[P_K_W])
-                s[kw + nk % sd] = k
+                pk = nk % sd
+                s[kw + pk] = k
                 if nk >= sd - 1:
-                    s[D] = _ring_sum(s, kw, sd, (nk + 1) % sd) / sd
+                    pk += 1  # the oldest %K: the slot after this one
+                    s[D] = _ring_sum(s, kw, sd, pk if pk < sd else 0) / sd
         # ---- true range, ATR and Supertrend ATR ----
         tr = h - lo
         t2 = abs(h - pc)
@@ -325,9 +327,11 @@ def futures_step(s, prm, o, h, lo, c, v):
         s[ST_LINE] = low_b if s[ST_DIR] > 0 else up
     # ---- Bollinger (recomputed over the ring of closes, oldest first) ----
     bw = int(prm[P_BB_W])
-    s[bw + i % bp] = c
+    pos = i % bp
+    s[bw + pos] = c
+    wpos = 0  # the slot of this bar's width in the width ring
     if i >= bp - 1:
-        oldest = (i + 1) % bp
+        oldest = pos + 1 if pos + 1 < bp else 0
         mid = _ring_sum(s, bw, bp, oldest) / bp
         var = 0.0
         for j in range(bw + oldest, bw + bp):
@@ -340,7 +344,8 @@ def futures_step(s, prm, o, h, lo, c, v):
         s[BB_MID] = mid
         bbw = (2.0 * dev) / mid
         s[BBW] = bbw
-        s[int(prm[P_BBW_W]) + (i - bp + 1) % lbk] = bbw
+        wpos = (i - bp + 1) % lbk
+        s[int(prm[P_BBW_W]) + wpos] = bbw
     s[PC] = c
     s[PH] = h
     s[PL] = lo
@@ -396,7 +401,8 @@ def futures_step(s, prm, o, h, lo, c, v):
     else:
         s[ENTERED] = 1.0
     # ---- the values the signal is built from ----
-    bbw_mean = _ring_sum(s, int(prm[P_BBW_W]), lbk, (i - bp + 2) % lbk) / lbk
+    wpos += 1  # the oldest width: the slot after this bar's (warm-up ensures the ring is full)
+    bbw_mean = _ring_sum(s, int(prm[P_BBW_W]), lbk, wpos if wpos < lbk else 0) / lbk
     out = int(prm[P_END])
     s[out], s[out + 1], s[out + 2], s[out + 3], s[out + 4] = side, blocks, cons, v_ema, v_macd
     s[out + 5], s[out + 6], s[out + 7], s[out + 8], s[out + 9] = v_rsi, v_st, v_obv, v_sup, s[ADX]

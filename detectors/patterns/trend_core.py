@@ -70,6 +70,7 @@ def trend_step(s, prm, o, h, lo, c, v):
     ring = 1 + int(prm[P_ROC])  # closes kept
     i = int(s[N])
     s[N] = i + 1
+    pos = i % ring  # this bar's slot in the ring of closes
     # ---- EMAs (SMA seed) ----
     if i >= efp:
         s[EF] = (c - s[EF]) * (2.0 / (efp + 1)) + s[EF]
@@ -85,7 +86,7 @@ def trend_step(s, prm, o, h, lo, c, v):
             s[ES] = s[ES_SUM] / esp
     # ---- ATR (Wilder, TA-Lib seeding) and Heikin Ashi open ----
     if i:
-        pc = s[_NS + (i - 1) % ring]
+        pc = s[_NS + (pos - 1 if pos else ring - 1)]
         tr = h - lo
         t2 = abs(h - pc)
         if t2 > tr:
@@ -102,7 +103,7 @@ def trend_step(s, prm, o, h, lo, c, v):
         ha_o = (s[HA_O] + s[HA_C]) * 0.5
     else:
         ha_o = (o + c) * 0.5
-    s[_NS + i % ring] = c
+    s[_NS + pos] = c
     # ---- Heikin Ashi close, colour and streak ----
     ha_c = (o + h + lo + c) * 0.25
     s[HA_O] = ha_o
@@ -131,7 +132,8 @@ def trend_step(s, prm, o, h, lo, c, v):
     elif c_ha < -1.0:
         c_ha = -1.0
     if atr > 0:
-        c_mom = (c - s[_NS + (i + 1) % ring]) / (prm[P_MOM_FULL] * atr)  # the oldest close: roc_period ago
+        old = pos + 1 if pos + 1 < ring else 0  # the oldest close: roc_period ago
+        c_mom = (c - s[_NS + old]) / (prm[P_MOM_FULL] * atr)
         if c_mom > 1.0:
             c_mom = 1.0
         elif c_mom < -1.0:

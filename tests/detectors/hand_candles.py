@@ -111,3 +111,26 @@ def assert_stream_equals_batch(det_factory: Any, df: pd.DataFrame, *, tf: str = 
     streamed = stream(det_factory(), df, tf=tf)
     assert comparable(streamed) == comparable(batch)
     return batch
+
+
+def exact(signals: list[Signal]) -> list[bytes]:
+    """Every field but ``emitted_at`` as JSON bytes: types (1 vs 1.0 vs true), exact
+    floats and the order of feature keys all count."""
+    return [msgspec.json.encode(msgspec.structs.replace(s, emitted_at=0)) for s in signals]
+
+
+def assert_column_builder_matches(det: Any, df: pd.DataFrame) -> list[Signal]:
+    """A compiled-state detector's column-wise batch builder (``_batch_signals``)
+    gives exactly the signals of its per-hit builder ``_signal`` (the one
+    streaming uses) for every hit of ``df``."""
+    from detectors.base import SeriesMeta
+    from detectors.patterns.compiled_state import CompiledStateDetector
+
+    bars = frame_to_arrays(df)
+    meta = SeriesMeta("test", "spot", "TEST/USDT", "1m")
+    at, vals = det.core.batch(det._prm, bars.open, bars.high, bars.low, bars.close, bars.volume)
+    fast = det._batch_signals(bars, meta, at, vals)
+    per_hit = CompiledStateDetector._batch_signals(det, bars, meta, at, vals)
+    assert len(fast) == len(at) > 0
+    assert exact(fast) == exact(per_hit)
+    return fast

@@ -9,7 +9,15 @@ import msgspec
 import numpy as np
 import pytest
 import talib
-from hand_candles import assert_stream_equals_batch, comparable, frame, load_ftx_perp, real, stream
+from hand_candles import (
+    assert_column_builder_matches,
+    assert_stream_equals_batch,
+    comparable,
+    frame,
+    load_ftx_perp,
+    real,
+    stream,
+)
 
 from detectors.base import frame_to_arrays
 from detectors.futures_consensus import FuturesConsensus
@@ -203,6 +211,19 @@ def test_stream_equals_batch_on_real_candles(name):
     sigs = assert_stream_equals_batch(FuturesConsensus, real(name))
     kinds = {s.signal_type for s in sigs}
     assert {"FUTURES_LONG", "FUTURES_SHORT"} <= kinds
+
+
+def test_batch_builds_exactly_the_signals_streaming_builds_on_45k_bars():
+    """The batch path builds its signals column-wise; every field, type and feature
+    order must equal the per-hit builder that streaming uses, across every case:
+    longs and shorts, each block reason, plans with and without an ETA."""
+    sigs = assert_column_builder_matches(FuturesConsensus(), load_ftx_perp())
+    assert {s.signal_type for s in sigs} == {"FUTURES_LONG", "FUTURES_SHORT", "FUTURES_LONG_BLOCKED",
+                                             "FUTURES_SHORT_BLOCKED"}
+    assert {r for s in sigs for r in s.features["blocked"]} == set(futures_core.BLOCKS)
+    etas = [s.trade_plan.eta_bars for s in sigs if s.trade_plan is not None]
+    assert None in etas and any(e is not None for e in etas)
+    assert {s.features["regime"] for s in sigs} == {"trending", "ranging", "high_volatility"}
 
 
 def test_correction_of_last_bar_is_exact():

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from hand_candles import assert_stream_equals_batch, comparable, frame, real, stream, trend_rows
+from hand_candles import (
+    assert_column_builder_matches,
+    assert_stream_equals_batch,
+    comparable,
+    frame,
+    load_ftx_perp,
+    real,
+    stream,
+    trend_rows,
+)
 
 from detectors.base import frame_to_arrays
 from detectors.patterns import trend_core
@@ -60,6 +69,14 @@ def test_warmup_and_params():
 def test_stream_equals_batch_on_real_candles(name):
     sigs = assert_stream_equals_batch(TrendScore, real(name))
     assert {"TREND_UP", "TREND_DOWN", "TREND_NEUTRAL"} <= {s.signal_type for s in sigs}
+
+
+def test_batch_builds_exactly_the_signals_streaming_builds_on_45k_bars():
+    """The batch path builds its signals column-wise; every field, type and feature
+    order must equal the per-hit builder that streaming uses."""
+    sigs = assert_column_builder_matches(TrendScore(), load_ftx_perp())
+    assert {s.signal_type for s in sigs} == {"TREND_UP", "TREND_DOWN", "TREND_NEUTRAL"}
+    assert {s.features["ha_strong"] for s in sigs} == {True, False}
 
 
 def test_correction_and_checkpoint_exact():
