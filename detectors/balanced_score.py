@@ -46,7 +46,6 @@ from detectors.features.momentum import (
     check_momentum_params,
     momentum_columns,
     momentum_features,
-    momentum_score_bound,
     momentum_warmup,
     score_momentum,
 )
@@ -55,7 +54,6 @@ from detectors.features.reversion import (
     check_reversion_params,
     reversion_columns,
     reversion_features,
-    reversion_votes_bound,
     reversion_warmup,
     score_reversion,
 )
@@ -124,6 +122,11 @@ class BalancedScore(SnapshotDetector):
             raise ValueError(f"detector {self.name}: momentum_weight must be in [0, 1], got {p.momentum_weight}")
         if not 0 < p.weak_combined <= p.strong_combined <= 100:
             raise ValueError(f"detector {self.name}: need 0 < weak_combined <= strong_combined <= 100")
+        # the thresholds of _advance's bounds (None: every ready bar is evaluated)
+        self._skip = None if p.emit_neutral else (
+            p.streak_min, p.gain_pct, -p.gain_pct, p.rsi_overbought, p.rsi_oversold, -p.gain_bars - 1,
+            -p.change_bars - 1, p.reversion_candidate, p.score_scale, p.strong_score, p.momentum_weight,
+            1.0 - p.momentum_weight, p.weak_combined)
 
     @property
     def warmup(self) -> int:
@@ -192,27 +195,30 @@ class BalancedScore(SnapshotDetector):
             s.update(bar.open, c, bar.volume)
         if s.t < self._warm or not s.mean > 0.0:
             return []
-        p = self.params
         rin = None
-        if not p.emit_neutral:
+        if self._skip is not None:
             # skip bars where nothing but NEUTRAL is reachable, from exact upper bounds of
-            # both scores (``reversion_votes_bound``, ``momentum_score_bound``);
+            # both scores (``reversion_votes_bound``, ``momentum_score_bound``, inlined);
             # ``combined <= w * m_ub + (1 - w) * r_ub`` holds in floats too, rounding
             # being monotonic
+            (streak_min, gain, loss, ob, os_, gain_ago, change_ago, candidate, scale, strong, w, w_rev,
+             weak) = self._skip
             closes = s.closes
-            move_pct = (c / closes[-p.gain_bars - 1] - 1.0) * 100.0
-            r_ub = 25.0 * reversion_votes_bound(p, s.up, s.down, move_pct, s.rsi_value)
-            if r_ub >= p.reversion_candidate:  # tighten it: the exact votes
+            move_pct = (c / closes[gain_ago] - 1.0) * 100.0
+            r = s.rsi_value
+            bear = (s.up >= streak_min) + (move_pct >= gain) + (r > ob)
+            bull = (s.down >= streak_min) + (move_pct <= loss) + (r < os_)
+            r_ub = 25.0 * ((bear if bear > bull else bull) + 1)
+            if r_ub >= candidate:  # tighten it: the exact votes
                 rin = s.reversion_inputs()
-                bear, bull = score_reversion(p, *rin)[:2]
+                bear, bull = score_reversion(self.params, *rin)[:2]
                 r_ub = 25.0 * (bear if bear > bull else bull)
-            if r_ub < p.reversion_candidate:
-                change = (c / closes[-p.change_bars - 1] - 1.0) * 100.0
-                m_ub = momentum_score_bound(change, bar.volume / s.mean, p.score_scale)
+            if r_ub < candidate:
+                change = (c / closes[change_ago] - 1.0) * 100.0
+                m_ub = abs(change) * (bar.volume / s.mean) * 2.0 * scale  # momentum_score_bound
                 if m_ub > 100.0:
                     m_ub = 100.0
-                w = p.momentum_weight
-                if m_ub < p.strong_score and w * m_ub + (1.0 - w) * r_ub < p.weak_combined:
+                if m_ub < strong and w * m_ub + w_rev * r_ub < weak:
                     return []
         sig = self._emit(self.meta, bar.open_time, rin or s.reversion_inputs(), s.momentum_inputs())
         return [] if sig is None else [sig]

@@ -105,7 +105,7 @@ class Breakout(LevelDetectorBase):
         a._n, a._value, a._total, a._atr, a._prev_close = atr_state
 
     def _advance_own(self, bar: Bar) -> None:
-        """What :meth:`_on_bar` does to the state besides the book (shared in a set)."""
+        """What :meth:`_advance` does to the state besides the book (shared in a set)."""
         a = self._atr
         a._value = a._step(bar.high, bar.low, bar.close)
         a._n += 1
@@ -135,18 +135,45 @@ class Breakout(LevelDetectorBase):
         return self.make_signal(meta, t, signal_type="BREAKOUT_UP" if up else "BREAKOUT_DOWN",
                                 direction="bullish" if up else "bearish", score=score, price=c, features=f)
 
-    def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
-                v: float) -> list[Signal]:
-        events = self._book.update(t, h, lo, c) if self._own else self._feed.events  # type: ignore[union-attr]
+    def _advance(self, bar: Bar) -> list[Signal]:
+        h = bar.high
+        lo = bar.low
+        c = bar.close
+        events = self._book.update(bar.open_time, h, lo, c) if self._own else self._feed.events  # type: ignore[union-attr]
+        # self._atr._step(h, lo, c) inlined (the same operations; see _advance_own)
         a = self._atr
         n = a._n  # this bar's index
         prev_atr = a._value
-        a._value = a._step(h, lo, c)
+        prev = a._prev_close
+        a._prev_close = c
+        if n == 0:
+            value = math.nan
+        else:
+            tr = h - lo
+            x = abs(prev - h)
+            if x > tr:
+                tr = x
+            x = abs(prev - lo)
+            if x > tr:
+                tr = x
+            period = a.period
+            if n < period:
+                a._total += tr
+                value = math.nan
+            elif n == period:
+                a._total += tr
+                value = a._atr = a._total / period
+            else:
+                x = a._atr * (period - 1)
+                x += tr
+                x /= period
+                value = a._atr = x
+        a._value = value
         a._n = n + 1
         pc = self._pc
         self._pc = c
         vols = self._vols
-        vols.append(v)
+        vols.append(bar.volume)
         if not events or n < self._first_signal_bar:
             return []
         need = self.params.min_touches
@@ -156,7 +183,8 @@ class Breakout(LevelDetectorBase):
         W = self.params.volume_window
         vol_mean = seq_sum(list(vols)[:W]) / W if len(vols) > W else math.nan
         best = max(broken, key=lambda lv: lv[TOUCHES])
-        sig = self._confirm(meta, t, best, len(broken), h, lo, c, v, pc, vol_mean, prev_atr)
+        sig = self._confirm(self.meta, bar.open_time, best, len(broken), h, lo, c, bar.volume, pc, vol_mean,
+                            prev_atr)
         return [] if sig is None else [sig]
 
     def _on_rows(self, meta: SeriesMeta, bars: BarArrays, idx: np.ndarray, rows: np.ndarray) -> list[Signal]:

@@ -34,7 +34,6 @@ from detectors.features.clustering import (
     cluster_columns,
     cluster_features,
     cluster_metric_arrays,
-    cluster_metrics,
 )
 from detectors.features.rows import dict_builder
 from detectors.features.scanner import ScannerState, scanner_series_of, scanner_spec
@@ -101,13 +100,32 @@ class CandleClustering(SnapshotDetector):
             s.update(bar.open, bar.close, bar.volume)
         if not s.changed:  # same counts as the previous bar: same trend, no signal
             return []
-        k = s.counts()
-        dom, _, _, formed, _ = cluster_metrics(self.params, k)
-        trend = dom if formed else 0
-        prev, self._prev_trend = self._prev_trend, trend
-        if trend == 0 or trend == prev:
+        # the formed trend of cluster_metrics(p, s.counts()), from the state's counts
+        # (the same integers and operations)
+        hv = s.hv_count
+        bh = hv[1]
+        rh = hv[-1]
+        if bh > rh:
+            dom, n_dom, ft, ft_n = 1, bh, s.ft[1], s.ft_n[1]
+        elif rh > bh:
+            dom, n_dom, ft, ft_n = -1, rh, s.ft[-1], s.ft_n[-1]
+        else:
+            dom = 0
+        if dom:
+            p = self.params
+            follow = ft / (ft_n * p.follow_bars) if ft_n else 0.0
+            if not (n_dom / (bh + rh) >= p.trend_ratio and follow >= p.follow_through_min
+                    and n_dom >= p.min_cluster_candles):
+                dom = 0
+        prev, self._prev_trend = self._prev_trend, dom
+        if dom == 0 or dom == prev:
             return []
-        return [self._signal(self.meta, bar.open_time, bar.close, k)]
+        return [self._signal(self.meta, bar.open_time, bar.close, s.counts())]
+
+    def _shared_step(self, bar: Bar) -> list[Signal]:
+        # ExactStateMixin._shared_step: in a set, the state before the bar is our trend
+        self._undo = (None, self._prev_trend)
+        return self._advance(bar)
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         p = self.params

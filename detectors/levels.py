@@ -327,7 +327,7 @@ class LevelDetectorBase(ExactStateMixin, Detector):
     """Shared plumbing of the level-based detectors: a :class:`LevelBook`, exact
     undo/checkpoint, and a batch path through the compiled book
     (:mod:`detectors.features.levels_kernel`). Subclasses set ``_mode`` and implement
-    ``_on_bar`` (streaming) and ``_on_rows`` (batch: the kernel rows of one mode)."""
+    ``_advance`` (streaming) and ``_on_rows`` (batch: the kernel rows of one mode)."""
 
     _mode: int
     _feed: LevelFeed | None
@@ -362,18 +362,16 @@ class LevelDetectorBase(ExactStateMixin, Detector):
         if self._own:
             self._book.restore(tuple(snap[0]))
 
-    def _advance(self, bar: Bar) -> list[Signal]:
-        return self._on_bar(self.meta, bar.open_time, bar.open, bar.high, bar.low, bar.close, bar.volume)
-
     @abstractmethod
-    def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
-                v: float) -> list[Signal]:
-        """Advance by one bar (the level book is already updated) and return its signals."""
+    def _advance(self, bar: Bar) -> list[Signal]:
+        """Advance by one bar and return its signals: the book first (alone; in a set
+        its feed did, and ``self._feed.events`` are the bar's events), then the
+        detector's own state."""
 
     @abstractmethod
     def _on_rows(self, meta: SeriesMeta, bars: BarArrays, idx: np.ndarray, rows: np.ndarray) -> list[Signal]:
         """The signals of the kernel rows ``rows`` (of the bars ``idx``, in order),
-        all at once: what :meth:`_on_bar` gives on each of those bars."""
+        all at once: what :meth:`_advance` gives on each of those bars."""
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         rows = level_rows(bars, self.params)[self._mode]  # one kernel run for the set's level detectors
@@ -398,9 +396,9 @@ class SupportResistance(LevelDetectorBase):
                                 direction="bullish" if support else "bearish", score=f["strength"],
                                 price=c, features=f)
 
-    def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
-                v: float) -> list[Signal]:
-        events = self._book.update(t, h, lo, c) if self._own else self._feed.events  # type: ignore[union-attr]
+    def _advance(self, bar: Bar) -> list[Signal]:
+        events = self._feed.events if not self._own else self._book.update(  # type: ignore[union-attr]
+            bar.open_time, bar.high, bar.low, bar.close)
         if not events:
             return []
         need = self.params.min_touches
@@ -408,7 +406,7 @@ class SupportResistance(LevelDetectorBase):
         for ev, lv in events:
             if lv[TOUCHES] == need and (ev == "touch" or ev == "new") and (best is None or lv[KIND] == "support"):
                 best = lv
-        return [] if best is None else [self._signal(meta, t, c, best)]
+        return [] if best is None else [self._signal(self.meta, bar.open_time, bar.close, best)]
 
     def _on_rows(self, meta: SeriesMeta, bars: BarArrays, idx: np.ndarray, rows: np.ndarray) -> list[Signal]:
         strength, cols = level_columns(rows)

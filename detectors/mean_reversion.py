@@ -32,7 +32,6 @@ from detectors.features.reversion import (
     check_reversion_params,
     reversion_columns,
     reversion_features,
-    reversion_votes_bound,
     reversion_warmup,
     score_reversion,
 )
@@ -76,6 +75,9 @@ class MeanReversion(SnapshotDetector):
             raise ValueError(f"detector {self.name}: min_score and candidate_score must be in (0, 100]")
         # one vote is worth 25: a bar needs this many on one side
         self._min_votes = next(k for k in range(1, 5) if 25.0 * k >= p.min_score)
+        # reversion_votes_bound's thresholds, for the inlined bound of _advance
+        self._bound = (p.streak_min, p.gain_pct, -p.gain_pct, p.rsi_overbought, p.rsi_oversold,
+                       -p.gain_bars - 1, self._min_votes - 1)
 
     @property
     def warmup(self) -> int:
@@ -112,12 +114,19 @@ class MeanReversion(SnapshotDetector):
 
     def _advance(self, bar: Bar) -> list[Signal]:
         s = self._state
+        c = bar.close
         if self._own:
-            s.update(bar.open, bar.close, bar.volume)
+            s.update(bar.open, c, bar.volume)
         if s.t < s.rev_warm:
             return []
-        move_pct = (bar.close / s.closes[-s.gain_bars - 1] - 1.0) * 100.0
-        if reversion_votes_bound(self.params, s.up, s.down, move_pct, s.rsi_value) < self._min_votes:
+        # reversion_votes_bound(p, s.up, s.down, move_pct, s.rsi_value) >= self._min_votes,
+        # inlined: the streak, move and RSI votes, plus one for the volume vote
+        streak_min, gain, loss, ob, os_, ago, need = self._bound
+        move_pct = (c / s.closes[ago] - 1.0) * 100.0
+        r = s.rsi_value
+        bear = (s.up >= streak_min) + (move_pct >= gain) + (r > ob)
+        bull = (s.down >= streak_min) + (move_pct <= loss) + (r < os_)
+        if bear < need and bull < need:
             return []  # cannot reach min_score even with the volume vote
         sig = self._emit(self.meta, bar.open_time, s.reversion_inputs())
         return [] if sig is None else [sig]

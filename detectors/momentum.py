@@ -33,7 +33,6 @@ from detectors.features.momentum import (
     check_momentum_params,
     momentum_columns,
     momentum_features,
-    momentum_score_bound,
     momentum_warmup,
 )
 from detectors.features.rows import dict_builder
@@ -72,6 +71,9 @@ class Momentum(SnapshotDetector):
         check_momentum_params(self.params, self.name)
         p = self.params
         self._threshold = p.strong_score if p.min_strength == "strong" else p.moderate_score
+        self._warm = momentum_warmup(p)
+        self._ago = -p.change_bars - 1
+        self._scale = p.score_scale
 
     @property
     def warmup(self) -> int:
@@ -105,13 +107,14 @@ class Momentum(SnapshotDetector):
 
     def _advance(self, bar: Bar) -> list[Signal]:
         s = self._state
+        c = bar.close
         if self._own:
-            s.update(bar.open, bar.close, bar.volume)
-        t = s.t
-        if not (t >= s.change_bars and t >= s.W and s.mean > 0.0):  # s.momentum_ready(), inlined
+            s.update(bar.open, c, bar.volume)
+        if s.t < self._warm or not s.mean > 0.0:  # not s.momentum_ready()
             return []
-        change = (bar.close / s.closes[-s.change_bars - 1] - 1.0) * 100.0  # s.close_ago(change_bars)
-        if momentum_score_bound(change, bar.volume / s.mean, self.params.score_scale) < self._threshold:
+        change = (c / s.closes[self._ago] - 1.0) * 100.0  # s.close_ago(change_bars)
+        # momentum_score_bound(change, volume / mean, score_scale), inlined
+        if abs(change) * (bar.volume / s.mean) * 2.0 * self._scale < self._threshold:
             return []  # even the largest clustering boost could not reach the threshold
         sig = self._emit(self.meta, bar.open_time, s.momentum_inputs())
         return [] if sig is None else [sig]

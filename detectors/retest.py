@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from detectors.base import BarArrays, SeriesMeta
+from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.levels_kernel import MODE_RETEST
 from detectors.features.rows import dict_builder
 from detectors.levels import (
@@ -69,17 +69,17 @@ class Retest(LevelDetectorBase):
             direction="bullish" if was_resistance else "bearish",
             score=50.0 + 30.0 * f["strength"] / 100.0 + 20.0 * hold, price=c, features=f)
 
-    def _on_bar(self, meta: SeriesMeta | None, t: int, o: float, h: float, lo: float, c: float,
-                v: float) -> list[Signal]:
+    def _advance(self, bar: Bar) -> list[Signal]:
         book = self._book
-        events = book.update(t, h, lo, c) if self._own else self._feed.events  # type: ignore[union-attr]
+        events = self._feed.events if not self._own else book.update(  # type: ignore[union-attr]
+            bar.open_time, bar.high, bar.low, bar.close)
         if not events:
             return []
         need = self.params.min_touches
         hits = [lv for ev, lv in events if ev == "retest" and lv[TOUCHES] >= need]
         if not hits:
             return []
-        return [self._signal(meta, t, book.i, c, max(hits, key=lambda lv: lv[TOUCHES]))]
+        return [self._signal(self.meta, bar.open_time, book.i, bar.close, max(hits, key=lambda lv: lv[TOUCHES]))]
 
     def _on_rows(self, meta: SeriesMeta, bars: BarArrays, idx: np.ndarray, rows: np.ndarray) -> list[Signal]:
         p = self.params

@@ -59,7 +59,8 @@ class ScannerState:
     __slots__ = ("W", "L", "F", "P", "hv_mult", "cluster", "momentum", "reversion", "change_bars",
                  "gain_bars", "rev_warm", "t", "close", "volume", "vols", "recent", "closes", "mean",
                  "prev_close", "hv", "changed", "last_hv_dir", "window", "pending", "finished", "hv_count",
-                 "starts", "ft", "ft_n", "up", "down", "rsi", "rsi_value", "_counts", "_rin")
+                 "starts", "ft", "ft_n", "up", "down", "rsi_p", "rsi_n", "rsi_gain", "rsi_loss", "rsi_prev",
+                 "rsi_value", "_counts", "_rin")
 
     def __init__(self, p: Any, *, clustering: bool = False, momentum: bool = False,
                  reversion: bool = False) -> None:
@@ -99,7 +100,10 @@ class ScannerState:
         # reversion
         self.up = 0
         self.down = 0
-        self.rsi = RSI(p.rsi_period) if reversion else None
+        # Wilder RSI (detectors.indicators.rsi.RSI's state and arithmetic, stepped inline)
+        self.rsi_p = RSI(p.rsi_period).period if reversion else 0  # (the class checks the period)
+        self.rsi_n = 0
+        self.rsi_gain = self.rsi_loss = self.rsi_prev = 0.0
         self.rsi_value = _NAN
         # the current bar's counts() and reversion_inputs(), once asked (several
         # detectors of a set read one state); cleared by update() and restore()
@@ -108,8 +112,7 @@ class ScannerState:
 
     # ---- checkpoint -------------------------------------------------------------
     def snapshot(self) -> tuple[Any, ...]:
-        r = self.rsi
-        rs = (r._n, r._value, r._gain, r._loss, r._prev) if r is not None else None
+        rs = (self.rsi_n, self.rsi_value, self.rsi_gain, self.rsi_loss, self.rsi_prev) if self.reversion else None
         return (self.t, self.close, self.volume, tuple(self.vols), tuple(self.recent), tuple(self.closes),
                 self.mean, self.prev_close, self.hv, self.changed, self.last_hv_dir, tuple(self.window),
                 tuple(tuple(x) for x in self.pending), tuple(self.finished), tuple(self.hv_count),
@@ -128,8 +131,7 @@ class ScannerState:
         self.finished = deque(tuple(x) for x in finished)
         self.hv_count, self.starts, self.ft, self.ft_n = list(hv_count), list(starts), list(ft), list(ft_n)
         if rs is not None:
-            r = self.rsi
-            r._n, r._value, r._gain, r._loss, r._prev = rs
+            self.rsi_n, _, self.rsi_gain, self.rsi_loss, self.rsi_prev = rs
 
     # ---- one bar ----------------------------------------------------------------
     def update(self, o: float, c: float, v: float) -> None:
@@ -156,11 +158,13 @@ class ScannerState:
                     for item in pending:
                         if item[1] == move:
                             item[2] += 1
-                while pending and t - pending[0][0] >= self.F:
-                    j, d, cnt = pending.pop(0)
-                    self.finished.append((j, d, cnt))
-                    self.ft[d] += cnt
-                    self.ft_n[d] += 1
+                if t - pending[0][0] >= self.F:
+                    ft, ft_n, finished = self.ft, self.ft_n, self.finished
+                    while pending and t - pending[0][0] >= self.F:
+                        j, d, cnt = pending.pop(0)
+                        finished.append((j, d, cnt))
+                        ft[d] += cnt
+                        ft_n[d] += 1
                     changed = True
             if hv:
                 starts = hv != self.last_hv_dir
@@ -172,16 +176,20 @@ class ScannerState:
                 changed = True
             edge = t - self.L
             window = self.window
-            while window and window[0][0] <= edge:
-                _, d, st = window.popleft()
-                self.hv_count[d] -= 1
-                self.starts[d] -= st
+            if window and window[0][0] <= edge:
+                hv_count, st_count = self.hv_count, self.starts
+                while window and window[0][0] <= edge:
+                    _, d, st = window.popleft()
+                    hv_count[d] -= 1
+                    st_count[d] -= st
                 changed = True
             finished = self.finished
-            while finished and finished[0][0] <= edge:
-                _, d, cnt = finished.popleft()
-                self.ft[d] -= cnt
-                self.ft_n[d] -= 1
+            if finished and finished[0][0] <= edge:
+                ft, ft_n = self.ft, self.ft_n
+                while finished and finished[0][0] <= edge:
+                    _, d, cnt = finished.popleft()
+                    ft[d] -= cnt
+                    ft_n[d] -= 1
                 changed = True
             self.hv = hv
             self.changed = changed
@@ -195,9 +203,43 @@ class ScannerState:
                 self.up = 0
             else:
                 self.up = self.down = 0
-            r = self.rsi
-            self.rsi_value = r._value = r._step(c)  # no undo snapshot: ours covers it
-            r._n += 1
+            # RSI._step(c), inlined: the same operations in the same order
+            i = self.rsi_n
+            self.rsi_n = i + 1
+            if i == 0:
+                self.rsi_prev = c
+                self.rsi_value = _NAN
+                return
+            diff = c - self.rsi_prev
+            self.rsi_prev = c
+            p = self.rsi_p
+            gain = self.rsi_gain
+            loss = self.rsi_loss
+            if i <= p:
+                if diff < 0:
+                    loss -= diff
+                else:
+                    gain += diff
+                if i < p:
+                    self.rsi_gain = gain
+                    self.rsi_loss = loss
+                    self.rsi_value = _NAN
+                    return
+                loss /= p
+                gain /= p
+            else:
+                loss *= p - 1
+                gain *= p - 1
+                if diff < 0:
+                    loss -= diff
+                else:
+                    gain += diff
+                loss /= p
+                gain /= p
+            self.rsi_gain = gain
+            self.rsi_loss = loss
+            total = gain + loss
+            self.rsi_value = 100.0 * (gain / total) if total != 0.0 else 50.0
 
     # ---- inputs of the feature functions, for the current bar ---------------------
     def close_ago(self, k: int) -> float:
