@@ -117,3 +117,21 @@ def test_matching_members_compute_each_shared_part_once(frame: Any) -> None:
     kinds = sorted(key[0] for key in bars.shared)
     assert kinds == ["atr", "level_book", "rsi", "scanner_cluster", "scanner_momentum", "scanner_reversion",
                      "trailing_mean"], kinds
+
+
+def test_the_volume_mean_is_one_value_whoever_computes_it(frame: Any) -> None:
+    """The scanner and level detectors and the VSA family store the trailing volume
+    mean under one key: both computations must give the same bits, so a set gives
+    what each member alone gives whichever member computes it first."""
+    from detectors.features.scanner import trailing_volume_mean
+    from detectors.features.trailing import shared_trailing_mean
+
+    bars = frame_to_arrays(frame)
+    for window in (2, 7, 20, 30):
+        ours = trailing_volume_mean(bars.volume, window)
+        theirs = shared_trailing_mean(frame_to_arrays(frame), "volume", window)
+        assert ours.tobytes() == theirs.tobytes(), window
+    names = ["volume_surge", "momentum", "breakout", "vsa"]
+    for order in (names, names[::-1]):
+        got = by_detector(registry.create_set(order).run_batch(frame, **SERIES))
+        assert {n: got.get(n, []) for n in names} == {n: alone(n, frame) for n in names}, order
