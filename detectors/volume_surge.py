@@ -37,8 +37,7 @@ import msgspec
 import numpy as np
 
 from detectors.base import Bar, BarArrays, Detector, SeriesMeta
-from detectors.features.trailing import shared_trailing_mean
-from detectors.features.window import seq_sum
+from detectors.features.trailing import sequential_sum, shared_trailing_mean
 from detectors.indicators._jit import kernel
 from detectors.records import Signal
 
@@ -93,6 +92,7 @@ class VolumeSurge(Detector):
         if p.min_volume < 0:
             raise ValueError(f"detector volume_surge: min_volume must be >= 0, got {p.min_volume}")
         self.history_bars = max(type(self).history_bars, p.window + 1)  # type: ignore[misc]
+        self._window, self._min_volume, self._threshold = p.window, p.min_volume, p.threshold_sigma
 
     @property
     def warmup(self) -> int:
@@ -131,19 +131,19 @@ class VolumeSurge(Detector):
     def _step(self, bar: Bar) -> list[Signal]:
         vol = self._vol
         v = bar.volume
-        w = self.params.window
+        w = self._window
         out: list[Signal] = []
         if len(vol) == w:
-            mean = seq_sum(vol) / w
-            if v > mean and v >= self.params.min_volume:  # z <= 0 below the mean: no signal
+            mean = sequential_sum(vol, 0.0) / w
+            if v > mean and v >= self._min_volume:  # z <= 0 below the mean: no signal
                 ss = 0.0
                 for x in vol:
                     d = x - mean
                     ss += d * d
                 std = math.sqrt(ss / w)
-                if std > 0.0 and (v - mean) / std >= self.params.threshold_sigma:
+                if std > 0.0 and (v - mean) / std >= self._threshold:
                     sig = self._evaluate(self.meta, bar.open_time, bar.open, bar.high, bar.low, bar.close,
-                                         v, mean, std, seq_sum(self._rng) / w)
+                                         v, mean, std, sequential_sum(self._rng, 0.0) / w)
                     if sig is not None:
                         out.append(sig)
         vol.append(v)

@@ -53,6 +53,7 @@ sequential sums. Signals are built, from the same values, only for matches.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any
 
@@ -61,8 +62,7 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EvaluateOnDetector
-from detectors.features.trailing import shared_trailing_mean
-from detectors.features.window import seq_sum
+from detectors.features.trailing import sequential_sum, shared_trailing_mean
 from detectors.indicators._jit import kernel
 from detectors.records import Signal
 
@@ -196,6 +196,8 @@ def _decode(mask: int) -> tuple[str, bool, tuple[str, ...]]:
 
 
 _DIRECTIONS = ("bearish", "bullish")  # by bullish
+#: the "previous bar" before the first one (its volume is the first "two bars back")
+_NO_BAR = Bar(0, math.nan, math.nan, math.nan, math.nan, 0.0)
 _LOADED, _TEST = _ORDER.index("LOADED_BAR"), _ORDER.index("TEST_BAR")
 
 
@@ -234,6 +236,8 @@ class VSA(EvaluateOnDetector):
             p.high_volume, p.very_high_volume, p.start_volume, p.low_volume, p.wide_spread,
             p.reversal_spread, p.narrow_spread, p.close_high, p.close_low))
         self._warmup = max(p.window, p.breakout_lookback, p.trend_bars + 1, p.quiet_bars)
+        self._window = p.window
+        self._low_volume, self._start_volume = self._th[3], self._th[2]
         self.history_bars = max(type(self).history_bars, self._warmup + 2)  # type: ignore[misc]
 
     @property
@@ -249,7 +253,7 @@ class VSA(EvaluateOnDetector):
         self._highs: deque[float] = deque(maxlen=p.breakout_lookback)
         self._lows: deque[float] = deque(maxlen=p.breakout_lookback)
         self._recent_vols: deque[float] = deque(maxlen=p.quiet_bars)
-        self._prev: Bar | None = None
+        self._prev = _NO_BAR  # the bar before (a zero-volume placeholder before the first)
         self._v2 = 0.0  # volume two bars back
         self._seen = 0
 
@@ -277,48 +281,53 @@ class VSA(EvaluateOnDetector):
                                 price=price, features=features)
 
     def _evaluate_step(self, bar: Bar) -> list[Signal]:
-        out: list[Signal] = []
-        h, lo, c, v = bar.high, bar.low, bar.close, bar.volume
+        h = bar.high
+        lo = bar.low
+        v = bar.volume
         spread = h - lo
+        vols = self._vols
+        out: list[Signal] = []
         if self._seen >= self._warmup:
-            out = self._match_step(bar, h, lo, c, v, spread)
+            # exact shortcuts first, each skipping only bars that _vsa_match rejects
+            mean_v = sequential_sum(vols, 0.0) / self._window
+            if mean_v > 0.0:
+                vr = v / mean_v
+                low = self._low_volume
+                if vr <= low or vr >= self._start_volume:  # else neither low nor start volume: no type
+                    prev = self._prev
+                    # at low volume only a test bar is possible: volume below both previous bars
+                    if vr > low or (v < prev.volume and v < self._v2):
+                        out = self._match_step(bar, prev, h, lo, v, spread, vr, mean_v)
         else:
             self._seen += 1
-        self._vols.append(v)
+        vols.append(v)
         self._spreads.append(spread)
-        self._closes.append(c)
+        self._closes.append(bar.close)
         self._highs.append(h)
         self._lows.append(lo)
         self._recent_vols.append(v)
-        prev = self._prev
-        self._v2 = prev.volume if prev is not None else 0.0
+        self._v2 = self._prev.volume
         self._prev = bar
         return out
 
-    def _match_step(self, bar: Bar, h: float, lo: float, c: float, v: float, spread: float) -> list[Signal]:
-        """The evaluation of one bar after warm-up; exact shortcuts first (each skips
-        only bars that :func:`_vsa_match` would reject)."""
-        p = self.params
+    def _match_step(self, bar: Bar, prev: Bar, h: float, lo: float, v: float, spread: float, vr: float,
+                    mean_v: float) -> list[Signal]:
+        """The evaluation of a bar after warm-up that the volume shortcuts let through;
+        more exact shortcuts, then :func:`_vsa_match`."""
         th = self._th
-        mean_v = seq_sum(self._vols) / p.window
-        if not mean_v > 0.0:
-            return []
-        vr = v / mean_v
-        if th[3] < vr < th[2]:  # neither low nor start volume: no type
-            return []
-        mean_s = seq_sum(self._spreads) / p.window
+        mean_s = sequential_sum(self._spreads, 0.0) / self._window
         if not mean_s > 0.0:
             return []
         sr = spread / mean_s
-        prev: Bar = self._prev  # type: ignore[assignment]  # set: warm-up is >= 2 bars
         c1 = prev.close
         ref = self._closes[0]
         trend = 1 if c1 > ref else -1 if c1 < ref else 0
-        if vr <= th[3]:  # only a test bar is possible
-            if not (v < prev.volume and v < self._v2 and sr <= th[6]):
+        if vr <= th[3]:  # only a test bar is possible (volume below both previous bars: checked)
+            if not sr <= th[6]:
                 return []
         elif sr < 1.0 and not (sr <= th[6] and vr >= th[0] and trend != 0):  # only a loaded bar
             return []
+        c = bar.close
         cp = (c - lo) / spread if spread > 0.0 else 0.5
         if vr >= th[0] and sr >= th[4]:
             hh, ll = max(self._highs), min(self._lows)

@@ -37,8 +37,7 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EvaluateOnDetector
-from detectors.features.trailing import shared_trailing_mean
-from detectors.features.window import seq_sum
+from detectors.features.trailing import sequential_sum, shared_trailing_mean
 from detectors.indicators._jit import kernel
 from detectors.records import Signal
 
@@ -104,6 +103,7 @@ class VSAConfluence(EvaluateOnDetector):
         if p.volume_mult <= 0 or not 50.0 <= p.min_close_off_low <= 100.0:
             raise ValueError("detector vsa_confluence: volume_mult > 0 and min_close_off_low in [50, 100]")
         self._warmup = max(p.window, p.spread_lookback, p.momentum_lookback)
+        self._window, self._volume_mult = p.window, p.volume_mult
 
     @property
     def warmup(self) -> int:
@@ -148,12 +148,12 @@ class VSAConfluence(EvaluateOnDetector):
                                 score=score, price=c, features=features)
 
     def _evaluate_step(self, bar: Bar) -> list[Signal]:
-        p = self.params
         out: list[Signal] = []
         v = bar.volume
+        vols = self._vols
         if self._seen >= self._warmup:
-            mean_v = seq_sum(self._vols) / p.window
-            if mean_v > 0.0 and v / mean_v >= p.volume_mult:  # else _evaluate rejects it
+            mean_v = sequential_sum(vols, 0.0) / self._window
+            if mean_v > 0.0 and v / mean_v >= self._volume_mult:  # else _evaluate rejects it
                 closes = self._closes
                 sig = self._evaluate(self.meta, bar.open_time, bar.high, bar.low, bar.close, v, mean_v,
                                      max(self._spreads), max(closes), min(closes))
@@ -161,7 +161,7 @@ class VSAConfluence(EvaluateOnDetector):
                     out.append(sig)
         else:
             self._seen += 1
-        self._vols.append(v)
+        vols.append(v)
         self._spreads.append(bar.high - bar.low)
         self._closes.append(bar.close)
         return out

@@ -46,8 +46,7 @@ import numpy as np
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EVALUATE_ON
 from detectors.features.state import SnapshotDetector
-from detectors.features.trailing import shared_trailing_mean
-from detectors.features.window import WilderRSI, seq_sum
+from detectors.features.trailing import sequential_sum, shared_trailing_mean
 from detectors.indicators._jit import kernel
 from detectors.records import Signal
 
@@ -210,6 +209,7 @@ class WeakUptrend(SnapshotDetector):
         self._similar = 1.0 + p.similar_spread
         self._window, self._excess, self._wide = p.window, p.excess_volume, p.wide_spread
         self._min_patterns = p.min_patterns
+        self._period = p.rsi_period
         self._last_closed = p.evaluate_on == "last_closed"
         self._templates = _feature_templates(p.evaluate_on)
 
@@ -220,7 +220,10 @@ class WeakUptrend(SnapshotDetector):
     def _reset(self) -> None:
         p = self.params
         self._t = -1
-        self._rsi = WilderRSI(p.rsi_period)
+        # Wilder RSI (WilderRSI's arithmetic, inlined in _advance): the seed sums, then
+        # the averages; its previous close and value are c1 and rsi1 of _prev
+        self._gain = 0.0
+        self._loss = 0.0
         self._vols: deque[float] = deque(maxlen=p.window)
         self._spreads: deque[float] = deque(maxlen=p.window)
         self._closes: deque[float] = deque(maxlen=p.trend_bars)
@@ -231,16 +234,16 @@ class WeakUptrend(SnapshotDetector):
         self._pending: list[Signal] = []
 
     def _snapshot(self) -> tuple:
-        r = self._rsi
-        return (self._t, (r.prev, r.count, r.gain, r.loss, r.value), tuple(self._vols),
-                tuple(self._spreads), tuple(self._closes), self._prev, tuple(self._masks),
-                self._was_weak, tuple(msgspec.to_builtins(s) for s in self._pending))
+        # the RSI as WilderRSI's (prev, count, gain, loss, value): the checkpoint layout
+        prev = self._prev
+        rsi = (prev[2], self._t + 1, self._gain, self._loss, prev[5])
+        return (self._t, rsi, tuple(self._vols), tuple(self._spreads), tuple(self._closes), prev,
+                tuple(self._masks), self._was_weak, tuple(msgspec.to_builtins(s) for s in self._pending))
 
     def _restore(self, s: tuple) -> None:
         p = self.params
         self._t = s[0]
-        r = self._rsi
-        r.prev, r.count, r.gain, r.loss, r.value = s[1]
+        _, _, self._gain, self._loss, _ = s[1]
         self._vols = deque(s[2], maxlen=p.window)
         self._spreads = deque(s[3], maxlen=p.window)
         self._closes = deque(s[4], maxlen=p.trend_bars)
@@ -256,10 +259,39 @@ class WeakUptrend(SnapshotDetector):
                                 score=_SCORE[active], price=close, features=features)
 
     def _advance(self, bar: Bar) -> list[Signal]:
-        t = self._t = self._t + 1
-        h, lo, c, v = bar.high, bar.low, bar.close, bar.volume
-        rsi = self._rsi.update(c)
+        t = self._t + 1  # bars before this one
+        self._t = t
+        h = bar.high
+        lo = bar.low
+        c = bar.close
+        v = bar.volume
         h1, lo1, c1, c2, v1, rsi1 = self._prev
+        # Wilder RSI: WilderRSI.update's arithmetic (NaN until period + 1 closes)
+        rsi = rsi1
+        if t:
+            period = self._period
+            diff = c - c1
+            if t > period:
+                loss = self._loss * (period - 1)
+                gain = self._gain * (period - 1)
+                if diff < 0:
+                    loss -= diff
+                else:
+                    gain += diff
+                self._loss = loss = loss / period
+                self._gain = gain = gain / period
+                total = gain + loss
+                rsi = 100.0 * (gain / total) if total != 0.0 else 50.0
+            else:
+                if diff < 0:
+                    self._loss -= diff
+                else:
+                    self._gain += diff
+                if t == period:
+                    self._loss = loss = self._loss / period
+                    self._gain = gain = self._gain / period
+                    total = gain + loss
+                    rsi = 100.0 * (gain / total) if total != 0.0 else 50.0
         spread = h - lo
         # the flags of bar_flags, as a mask; the windows are read only when full
         m = 0
@@ -276,27 +308,31 @@ class WeakUptrend(SnapshotDetector):
             if (c - c1) < (c1 - c2):
                 m |= 4
         vols = self._vols
-        if len(vols) == self._window:
-            if v >= self._excess * (seq_sum(vols) / self._window):
+        spreads = self._spreads
+        if t >= self._window:  # the windows are full
+            w = self._window
+            if v >= self._excess * (sequential_sum(vols, 0.0) / w):
                 m |= 32
-            if c < c1 and spread >= self._wide * (seq_sum(self._spreads) / self._window):
+            if c < c1 and spread >= self._wide * (sequential_sum(spreads, 0.0) / w):
                 m |= 64
         masks = self._masks
         masks.append(m)
         closes = self._closes
-        weak = False
         out: list[Signal] = []
         if t >= self._warmup and c > closes[0]:  # closes is full from the warm-up on
             active = 0
             for x in masks:
                 active |= x
             if active & _W3 and _COUNT[active] >= self._min_patterns:
-                weak = True
                 if not self._was_weak:
                     out.append(self._signal(self.meta, bar.open_time, c, active, rsi))
-        self._was_weak = weak
+                self._was_weak = True
+            else:
+                self._was_weak = False
+        else:
+            self._was_weak = False
         vols.append(v)
-        self._spreads.append(spread)
+        spreads.append(spread)
         closes.append(c)
         self._prev = (h, lo, c, c1, v, rsi)
         if self._last_closed:

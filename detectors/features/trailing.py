@@ -13,6 +13,11 @@ before ``window`` bars, as ``trailing_mean`` gives them.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable, Iterable
+from functools import reduce
+from operator import add
+
 import numpy as np
 
 from detectors.base import BarArrays
@@ -20,6 +25,17 @@ from detectors.features.window import trailing_mean
 
 #: what a mean can be taken of
 SOURCES = ("volume", "spread")
+
+#: ``sequential_sum(values, 0.0)``: :func:`detectors.features.window.seq_sum`
+#: without its Python frame, for streaming steps that sum a window on every bar. On
+#: CPython <= 3.11 it is the builtin ``sum`` itself (floats added left to right in a
+#: C double); 3.12 made ``sum`` compensated, so there it is a left fold.
+sequential_sum: Callable[[Iterable[float], float], float]
+if sys.version_info < (3, 12):
+    sequential_sum = sum
+else:  # pragma: no cover - exercised on 3.12+
+    def sequential_sum(values: Iterable[float], start: float) -> float:
+        return float(reduce(add, values, start))
 
 
 def shared_trailing_mean(bars: BarArrays, source: str, window: int) -> np.ndarray:

@@ -29,15 +29,29 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from detectors.base import Bar, BarArrays, Detector, SeriesMeta
+from detectors.indicators._jit import numba
 from detectors.patterns.exact_state import ExactStateMixin
 from detectors.records import Signal
 
 _ENTRIES: dict[Any, Callable[..., Any]] = {}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def step_kernel(fn: F) -> F:
+    """:func:`detectors.indicators._jit.kernel` for a core's per-bar ``step``, which
+    streaming calls from Python once per bar: compiled (cached, IEEE arithmetic) but
+    keeping the GIL, since releasing and re-taking it costs about 0.1 µs a call, a
+    good part of what a cheap step computes. Batch kernels calling the step from
+    compiled code are unaffected."""
+    if numba is None:
+        return fn
+    return numba.njit(cache=True, fastmath=False)(fn)  # type: ignore[no-any-return]
 
 
 def compiled_entry(step: Any, *example: Any) -> Callable[..., Any]:
@@ -86,6 +100,7 @@ class CompiledStateDetector(ExactStateMixin, Detector):
         self._prm = prm = self._core_params()
         self._s = core.initial_state(prm)
         self._size = core.state_size(prm)
+        self._scratch = self._s[self._size:]  # a view: where a signalling bar leaves its values
         # the example call runs on a throwaway state (the types matter, not the values)
         self._step_fn = compiled_entry(core.step, core.initial_state(prm), prm, 1.0, 1.0, 1.0, 1.0, 1.0)
 
@@ -102,10 +117,9 @@ class CompiledStateDetector(ExactStateMixin, Detector):
 
     # ---- streaming ----------------------------------------------------------------------
     def _advance(self, bar: Bar) -> list[Signal]:
-        s = self._s
-        if self._step_fn(s, self._prm, bar.open, bar.high, bar.low, bar.close, bar.volume):
+        if self._step_fn(self._s, self._prm, bar.open, bar.high, bar.low, bar.close, bar.volume):
             return [self._signal(self.meta, bar.open_time, bar.high, bar.low, bar.close,
-                                 *s[self._size:].tolist())]
+                                 *self._scratch.tolist())]
         return []
 
     # ---- batch: the same step in the core's kernel, signals built only for hits -------------

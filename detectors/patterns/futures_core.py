@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from detectors.indicators._jit import kernel
+from detectors.patterns.compiled_state import step_kernel
 
 #: tag stored as the first item of every snapshot; a snapshot with another tag
 #: (an older checkpoint layout) is refused instead of being misread
@@ -139,7 +140,7 @@ def _ring_sum(s, start, size, oldest):
     return t
 
 
-@kernel
+@step_kernel
 def futures_step(s, prm, o, h, lo, c, v):
     """Advance the state ``s`` by one valid bar. Returns 1 when the bar signals
     (``HIT_FIELDS`` are then in ``s[P_END:]``), else 0."""

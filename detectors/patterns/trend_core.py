@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from detectors.indicators._jit import kernel
+from detectors.patterns.compiled_state import step_kernel
 
 #: tag stored as the first item of every snapshot; another tag is refused
 LAYOUT = "trend_score/2"
@@ -62,7 +63,7 @@ def state_size(prm: np.ndarray) -> int:
     return int(prm[P_END])
 
 
-@kernel
+@step_kernel
 def trend_step(s, prm, o, h, lo, c, v):
     """Advance the state ``s`` by one valid bar (``v``, the volume, is unused). Returns 1 when the trend state
     changes (``HIT_FIELDS`` are then in ``s[P_END:]``), else 0."""

@@ -16,8 +16,8 @@ from scanner_support import (
 )
 
 from detectors import registry
-from detectors.base import frame_to_arrays
-from detectors.features.window import rsi_series, shift, trailing_mean
+from detectors.base import Bar, frame_to_arrays
+from detectors.features.window import WilderRSI, rsi_series, shift, trailing_mean
 from detectors.weak_uptrend import FLAGS, WeakUptrendParams, bar_flags
 
 pytestmark = pytest.mark.unit
@@ -126,6 +126,23 @@ def test_streaming_equals_batch_on_real_candles(series: str, evaluate_on: str) -
 
 def test_checkpoint_and_correction_are_exact() -> None:
     assert_checkpoint_and_correction_exact("weak_uptrend", REAL_SERIES["xrp_eth_1m"](), evaluate_on="last_closed")
+
+
+def test_rsi_is_wilder_rsi_and_checkpoints_in_its_layout() -> None:
+    """The RSI the step computes inline is WilderRSI's to the bit: the signals carry its
+    value, and checkpoints keep WilderRSI's (prev, count, gain, loss, value) layout."""
+    frame = REAL_SERIES["ftx_btc_perp_1m"]().iloc[:5000]
+    a = frame_to_arrays(frame)
+    want = dict(zip(a.open_time.tolist(), rsi_series(a.close, 14).tolist(), strict=True))
+    det = registry.create("weak_uptrend")
+    bars = [Bar(*row) for row in zip(*(x.tolist() for x in (a.open_time, a.open, a.high, a.low, a.close, a.volume)),
+                                      strict=True)]
+    sigs = [s for b in bars for s in det.update_bar(b)]
+    assert len(sigs) > 50 and all(s.features["rsi"] == want[s.open_time] for s in sigs)
+    ref = WilderRSI(14)
+    for x in a.close.tolist():
+        ref.update(x)
+    assert det._snapshot()[1] == (ref.prev, ref.count, ref.gain, ref.loss, ref.value)
 
 
 def reference_signals(frame, p: WeakUptrendParams) -> list[tuple[int, int, tuple[bool, ...]]]:
