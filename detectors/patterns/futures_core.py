@@ -144,6 +144,14 @@ def _ring_sum(s, start, size, oldest):
 def futures_step(s, prm, o, h, lo, c, v):
     """Advance the state ``s`` by one valid bar. Returns 1 when the bar signals
     (``HIT_FIELDS`` are then in ``s[P_END:]``), else 0."""
+    return _advance(s, prm, o, h, lo, c, v, False, 0.0, 0.0)
+
+
+@kernel
+def _advance(s, prm, o, h, lo, c, v, given_bollinger, given_mid, given_bbw):
+    """:func:`futures_step`; with ``given_bollinger`` the bar's Bollinger middle and
+    width are ``given_mid``/``given_bbw`` (from :func:`_bollinger`, the same
+    operations over whole arrays) instead of being recomputed from the ring."""
     efp, esp, mfp, msp, sgp = int(prm[P_EF]), int(prm[P_ES]), int(prm[P_MF]), int(prm[P_MS]), int(prm[P_SG])
     rp, sk, sd, oe = int(prm[P_RP]), int(prm[P_SK]), int(prm[P_SD]), int(prm[P_OE])
     ap, stp, dp, bp, lbk = int(prm[P_AP]), int(prm[P_STP]), int(prm[P_DP]), int(prm[P_BP]), int(prm[P_LBK])
@@ -332,18 +340,22 @@ def futures_step(s, prm, o, h, lo, c, v):
     s[bw + pos] = c
     wpos = 0  # the slot of this bar's width in the width ring
     if i >= bp - 1:
-        oldest = pos + 1 if pos + 1 < bp else 0
-        mid = _ring_sum(s, bw, bp, oldest) / bp
-        var = 0.0
-        for j in range(bw + oldest, bw + bp):
-            x = s[j] - mid
-            var += x * x
-        for j in range(bw, bw + oldest):
-            x = s[j] - mid
-            var += x * x
-        dev = prm[P_BB_DEV] * math.sqrt(var / bp)
+        if given_bollinger:
+            mid = given_mid
+            bbw = given_bbw
+        else:
+            oldest = pos + 1 if pos + 1 < bp else 0
+            mid = _ring_sum(s, bw, bp, oldest) / bp
+            var = 0.0
+            for j in range(bw + oldest, bw + bp):
+                x = s[j] - mid
+                var += x * x
+            for j in range(bw, bw + oldest):
+                x = s[j] - mid
+                var += x * x
+            dev = prm[P_BB_DEV] * math.sqrt(var / bp)
+            bbw = (2.0 * dev) / mid
         s[BB_MID] = mid
-        bbw = (2.0 * dev) / mid
         s[BBW] = bbw
         wpos = (i - bp + 1) % lbk
         s[int(prm[P_BBW_W]) + wpos] = bbw
@@ -414,16 +426,70 @@ def futures_step(s, prm, o, h, lo, c, v):
 
 
 @kernel
+def _bollinger(c, bp, dev_mult, mid, bbw):
+    """Bollinger middle and width of every bar from ``bp - 1`` on into ``mid`` and
+    ``bbw``, bit for bit what the step computes from its ring: per window, the sum
+    from 0.0 oldest first, then the squared deviations the same way. Four windows
+    go through the loops side by side: the step's sums are chains of dependent
+    additions, and four independent chains run in the time of about one."""
+    m = len(c) - bp + 1
+    i = 0
+    while i + 4 <= m:
+        a0 = a1 = a2 = a3 = 0.0
+        for j in range(i, i + bp):
+            a0 += c[j]
+            a1 += c[j + 1]
+            a2 += c[j + 2]
+            a3 += c[j + 3]
+        a0 = a0 / bp
+        a1 = a1 / bp
+        a2 = a2 / bp
+        a3 = a3 / bp
+        v0 = v1 = v2 = v3 = 0.0
+        for j in range(i, i + bp):
+            x = c[j] - a0
+            v0 += x * x
+            x = c[j + 1] - a1
+            v1 += x * x
+            x = c[j + 2] - a2
+            v2 += x * x
+            x = c[j + 3] - a3
+            v3 += x * x
+        o = i + bp - 1
+        mid[o], mid[o + 1], mid[o + 2], mid[o + 3] = a0, a1, a2, a3
+        bbw[o] = (2.0 * (dev_mult * math.sqrt(v0 / bp))) / a0
+        bbw[o + 1] = (2.0 * (dev_mult * math.sqrt(v1 / bp))) / a1
+        bbw[o + 2] = (2.0 * (dev_mult * math.sqrt(v2 / bp))) / a2
+        bbw[o + 3] = (2.0 * (dev_mult * math.sqrt(v3 / bp))) / a3
+        i += 4
+    for r in range(i, m):  # the last windows, one at a time
+        a = 0.0
+        for j in range(r, r + bp):
+            a += c[j]
+        a = a / bp
+        var = 0.0
+        for j in range(r, r + bp):
+            x = c[j] - a
+            var += x * x
+        mid[r + bp - 1] = a
+        bbw[r + bp - 1] = (2.0 * (dev_mult * math.sqrt(var / bp))) / a
+
+
+@kernel
 def _futures_kernel(o, h, lo, c, v, prm, s, hit_at, hit_vals, trace_slots, trace):
-    """:func:`futures_step` over whole arrays from the state ``s``: fills
-    ``hit_*`` for every signalling bar and returns their count; copies the
-    ``trace_slots`` of the state after every bar into ``trace`` (if any)."""
+    """:func:`futures_step` over whole arrays from the state ``s`` (Bollinger from
+    :func:`_bollinger`): fills ``hit_*`` for every signalling bar and returns their
+    count; copies the ``trace_slots`` of the state after every bar into ``trace`` (if any)."""
     hits = 0
     out = int(prm[P_END])
     nh = hit_vals.shape[1]
     nt = trace_slots.shape[0]
-    for i in range(len(c)):
-        if futures_step(s, prm, o[i], h[i], lo[i], c[i], v[i]):
+    n = len(c)
+    mid = np.empty(n)
+    bbw = np.empty(n)
+    _bollinger(c, int(prm[P_BP]), prm[P_BB_DEV], mid, bbw)
+    for i in range(n):
+        if _advance(s, prm, o[i], h[i], lo[i], c[i], v[i], True, mid[i], bbw[i]):
             hit_at[hits] = i
             for j in range(nh):
                 hit_vals[hits, j] = s[out + j]

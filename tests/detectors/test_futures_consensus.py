@@ -103,6 +103,30 @@ def test_step_as_plain_python_gives_the_same_hits(params):
     assert py_at == at.tolist() and py_vals == vals.tolist()
 
 
+@pytest.mark.parametrize("bp", [2, 5, 20])
+def test_batch_bollinger_is_the_steps_arithmetic_for_every_window(bp):
+    """Batch computes the Bollinger columns four windows at a time; each value must
+    be the step's sequential computation, for every series length (the last windows
+    that do not fill a group of four included)."""
+    c = frame_to_arrays(load_ftx_perp(200)).close
+    for n in range(bp - 1, bp + 9):
+        mid, bbw = np.full(n, np.nan), np.full(n, np.nan)
+        futures_core._bollinger(c[:n], bp, 2.0, mid, bbw)
+        want_mid, want_bbw = [math.nan] * (bp - 1), [math.nan] * (bp - 1)
+        for i in range(bp - 1, n):
+            window = c[i - bp + 1:i + 1].tolist()
+            m = 0.0
+            for x in window:
+                m += x
+            m /= bp
+            var = 0.0
+            for x in window:
+                var += (x - m) * (x - m)
+            want_mid.append(m)
+            want_bbw.append((2.0 * (2.0 * math.sqrt(var / bp))) / m)
+        assert mid.tobytes() == np.array(want_mid).tobytes() and bbw.tobytes() == np.array(want_bbw).tobytes()
+
+
 def test_checkpoint_of_another_layout_or_configuration_is_refused():
     det = FuturesConsensus()
     stream(det, real("ftx_perp_1m").iloc[:200])
