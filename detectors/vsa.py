@@ -62,6 +62,7 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EvaluateOnDetector
+from detectors.features.rounds import in_rounds
 from detectors.features.trailing import sequential_sum, shared_trailing_mean
 from detectors.indicators._jit import kernel
 from detectors.records import Signal
@@ -353,25 +354,27 @@ class VSA(EvaluateOnDetector):
                         shared_trailing_mean(bars, "volume", p.window),
                         shared_trailing_mean(bars, "spread", p.window), p.trend_bars, p.breakout_lookback,
                         p.quiet_bars, self._warmup, self._th, hits, masks, trends, ratios)
-        if not k:
-            return []
-        idx = hits[:k]
-        mask = masks[:k]
-        vr, sr, cp = ratios[:k].T
-        # _signal's score on whole columns (same operations, same order)
+        make = self.signal_maker(meta)
+        return in_rounds(k, lambda i, j: self._signals(bars, make, hits[i:j], masks[i:j], trends[i:j], ratios[i:j]))
+
+    def _signals(self, bars: BarArrays, make: Any, idx: np.ndarray, mask: np.ndarray, trends: np.ndarray,
+                 ratios: np.ndarray) -> list[Signal]:
+        """:meth:`_signal` for matches at bars ``idx``, column-wise: the score on whole
+        columns (same operations, same order), then one dict and one record per match."""
+        p = self.params
+        vr, sr, cp = ratios.T
         first, bullish, kinds, directions, matches = _decode_column(mask)
         vol_c = np.where(first == _TEST, np.maximum(0.0, 1.0 - vr), np.minimum(1.0, vr / (2.0 * p.high_volume)))
         spr_c = np.where((first == _LOADED) | (first == _TEST), np.maximum(0.0, 1.0 - sr),
                          np.minimum(1.0, sr / (2.0 * p.wide_spread)))
         close_c = np.where(bullish, cp, 1.0 - cp)
         score = 100.0 * (0.4 * vol_c + 0.3 * spr_c + 0.3 * close_c)
-        make = self.signal_maker(meta)
         evaluated_on = p.evaluate_on
         return [
             make(t, kind, direction, sc, c, {
                 "bar_type": kind, "matched": list(matched), "volume_ratio": v_r, "spread_ratio": s_r,
                 "close_position": c_p, "trend": trend, "evaluated_on": evaluated_on})
             for t, kind, direction, matched, trend, (sc, c, v_r, s_r, c_p) in zip(
-                bars.open_time[idx].tolist(), kinds, directions, matches, trends[:k].tolist(),
+                bars.open_time[idx].tolist(), kinds, directions, matches, trends.tolist(),
                 np.column_stack((score, bars.close[idx], vr, sr, cp)).tolist(), strict=True)
         ]

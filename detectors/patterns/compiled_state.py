@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from detectors.base import Bar, BarArrays, Detector, SeriesMeta
+from detectors.features.rounds import in_rounds
 from detectors.indicators._jit import numba
 from detectors.patterns.exact_state import ExactStateMixin
 from detectors.records import Signal
@@ -125,15 +126,17 @@ class CompiledStateDetector(ExactStateMixin, Detector):
     # ---- batch: the same step in the core's kernel, signals built only for hits -------------
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         at, vals = self.core.batch(self._prm, bars.open, bars.high, bars.low, bars.close, bars.volume)
-        return self._batch_signals(bars, meta, at, vals)
+        build = self._batch_signals
+        return in_rounds(len(at), lambda i, j: build(bars, meta, at[i:j], vals[i:j]))
 
     def _batch_signals(self, bars: BarArrays, meta: SeriesMeta, at: np.ndarray, vals: np.ndarray
                        ) -> list[Signal]:
         """The signals of the hit bars ``at``, row ``j`` of ``vals`` holding the
-        scratch values of hit ``j``. Default: :meth:`_signal` per hit, as streaming
-        builds them. A subclass may override it with a column-wise builder (on
-        :meth:`Detector.signal_maker`) that gives the same signals for less Python
-        per hit; streaming keeps calling :meth:`_signal`."""
+        scratch values of hit ``j``; called in rounds of hits (see
+        :mod:`detectors.features.rounds`). Default: :meth:`_signal` per hit, as
+        streaming builds them. A subclass may override it with a column-wise builder
+        (on :meth:`Detector.signal_maker`) that gives the same signals for less
+        Python per hit; streaming keeps calling :meth:`_signal`."""
         signal = self._signal
         return [signal(meta, t, h, lo, c, *row) for t, h, lo, c, row in zip(
             bars.open_time[at].tolist(), bars.high[at].tolist(), bars.low[at].tolist(),

@@ -122,7 +122,8 @@ def exact(signals: list[Signal]) -> list[bytes]:
 def assert_column_builder_matches(det: Any, df: pd.DataFrame) -> list[Signal]:
     """A compiled-state detector's column-wise batch builder (``_batch_signals``)
     gives exactly the signals of its per-hit builder ``_signal`` (the one
-    streaming uses) for every hit of ``df``."""
+    streaming uses) for every hit of ``df``, and a batch run, which builds them in
+    rounds of hits, gives the same again."""
     from detectors.base import SeriesMeta
     from detectors.patterns.compiled_state import CompiledStateDetector
 
@@ -133,4 +134,5 @@ def assert_column_builder_matches(det: Any, df: pd.DataFrame) -> list[Signal]:
     per_hit = CompiledStateDetector._batch_signals(det, bars, meta, at, vals)
     assert len(fast) == len(at) > 0
     assert exact(fast) == exact(per_hit)
+    assert exact(det._run_arrays(bars, meta)) == exact(fast)
     return fast

@@ -29,6 +29,20 @@ def test_mean_is_the_streaming_sum_and_is_computed_once_per_run() -> None:
     assert set(bars.shared) == {("trailing_mean", "spread", 20), ("trailing_mean", "volume", 7)}
     with pytest.raises(ValueError, match="close"):
         shared_trailing_mean(bars, "close", 20)
+    with pytest.raises(ValueError, match="window"):
+        shared_trailing_mean(bars, "volume", 0)
+
+
+@pytest.mark.parametrize("window", [1, 3, 20])
+def test_every_length_gives_window_trailing_mean_bit_for_bit(window: int) -> None:
+    """Four windows at a time, then the last ones singly: every series length, short
+    ones included, gives exactly what trailing_mean gives."""
+    frame = load_ftx_perp(100)
+    for n in range(0, window + 9):
+        bars = frame_to_arrays(frame.iloc[:n])
+        for source, values in (("volume", bars.volume), ("spread", bars.high - bars.low)):
+            got = shared_trailing_mean(bars, source, window)
+            assert got.tobytes() == trailing_mean(values, window).tobytes(), (source, n)
 
 
 def test_members_sharing_the_means_give_their_own_signals() -> None:
