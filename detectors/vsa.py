@@ -44,17 +44,18 @@ close ``cp`` (bullish) or ``1 - cp`` (bearish).
 never signals. Warm-up: ``max(window, breakout_lookback, trend_bars + 1, quiet_bars)``.
 
 One definition for both paths: :func:`_vsa_match` decides the bar types from the
-ratios and the context values; streaming calls it as plain Python (after exact
-shortcuts that skip bars no type can match: a volume ratio strictly between
-``low_volume`` and ``start_volume``, ...), batch calls the compiled form from one
-kernel (:func:`_vsa_kernel`) that also computes the windows, with the same
-sequential sums. Signals are built, from the same values, only for matches.
+ratios and the context values, compiled. Streaming advances a state vector (rings
+of the last bars' highs, lows, closes and volumes) with one compiled call per bar
+(:func:`vsa_step`); batch runs one kernel over the whole arrays
+(:func:`_vsa_kernel`), reading the trailing means shared with the other members
+of a run. Both take the same sequential sums and skip bars no type can match (a
+volume ratio strictly between ``low_volume`` and ``start_volume``). Signals are
+built, from the same values, only for matches. State is bounded (the ring), so
+corrections and checkpoints replay the raw history as the base class does.
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from typing import Any
 
 import msgspec
@@ -63,8 +64,9 @@ import numpy as np
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EvaluateOnDetector
 from detectors.features.rounds import in_rounds
-from detectors.features.trailing import sequential_sum, shared_trailing_mean
+from detectors.features.trailing import shared_trailing_mean
 from detectors.indicators._jit import kernel
+from detectors.patterns.compiled_state import compiled_entry, step_kernel
 from detectors.records import Signal
 
 
@@ -130,7 +132,7 @@ def _vsa_match(o: float, h: float, lo: float, c: float, v: float, vr: float, sr:
     return m
 
 
-#: the plain-Python form, for the streaming step (a compiled call costs more than it saves)
+#: the plain-Python form (the tests put every bar through it)
 _vsa_match_py = getattr(_vsa_match, "py_func", _vsa_match)
 
 
@@ -183,6 +185,82 @@ def _vsa_kernel(o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: 
     return k
 
 
+# ---- the streaming step: the same evaluation over a ring of the last bars, compiled ----
+#: parameter vector slots (see :meth:`VSA._reset`) and state layout: the bar count,
+#: then rings of the last ``ring`` highs, lows, closes and volumes, then a scratch
+#: area where a matching bar leaves mask, vr, sr, cp and trend
+P_W, P_TREND, P_LOOKBACK, P_QUIET, P_WARMUP, P_RING, P_TH = range(7)
+_SCRATCH = 5
+
+
+@step_kernel
+def vsa_step(s: np.ndarray, prm: np.ndarray, o: float, h: float, lo: float, c: float, v: float) -> int:
+    """Advance the state ``s`` by one valid bar; 1 when it matches a bar type (the
+    scratch area then holds mask, vr, sr, cp, trend). What :func:`_vsa_kernel` does
+    for bar ``t``, on the ring instead of whole arrays: the same sums (oldest first
+    from 0.0), extremes and :func:`_vsa_match`."""
+    w, trend_bars, lookback = int(prm[P_W]), int(prm[P_TREND]), int(prm[P_LOOKBACK])
+    quiet_bars, ring = int(prm[P_QUIET]), int(prm[P_RING])
+    hs, ls, cs, vs = 1, 1 + ring, 1 + 2 * ring, 1 + 3 * ring  # ring offsets
+    t = int(s[0])
+    pos = t % ring  # this bar's slot; bar t - k is at pos - k (wrapped), k <= ring
+    hit = 0
+    if t >= int(prm[P_WARMUP]):
+        first = pos - w if pos >= w else pos - w + ring  # the slot of bar t - w
+        total = 0.0
+        j = first
+        for _ in range(w):
+            total += s[vs + j]
+            j = j + 1 if j + 1 < ring else 0
+        mean_v = total / w
+        vr = v / mean_v if mean_v > 0.0 else 0.0
+        if mean_v > 0.0 and not (prm[P_TH + 3] < vr < prm[P_TH + 2]):
+            total = 0.0
+            j = first
+            for _ in range(w):
+                total += s[hs + j] - s[ls + j]
+                j = j + 1 if j + 1 < ring else 0
+            mean_s = total / w
+            if mean_s > 0.0:
+                spread = h - lo
+                sr = spread / mean_s
+                cp = (c - lo) / spread if spread > 0.0 else 0.5
+                p1 = pos - 1 if pos >= 1 else pos - 1 + ring
+                p2 = pos - 2 if pos >= 2 else pos - 2 + ring
+                pr = pos - 1 - trend_bars
+                if pr < 0:
+                    pr += ring
+                c1 = s[cs + p1]
+                ref = s[cs + pr]
+                trend = 1 if c1 > ref else -1 if c1 < ref else 0
+                j = pos - lookback if pos >= lookback else pos - lookback + ring
+                hh = s[hs + j]
+                ll = s[ls + j]
+                for _ in range(lookback - 1):
+                    j = j + 1 if j + 1 < ring else 0
+                    hh = max(hh, s[hs + j])
+                    ll = min(ll, s[ls + j])
+                j = pos - quiet_bars if pos >= quiet_bars else pos - quiet_bars + ring
+                qmax = s[vs + j]
+                for _ in range(quiet_bars - 1):
+                    j = j + 1 if j + 1 < ring else 0
+                    qmax = max(qmax, s[vs + j])
+                th = (prm[P_TH], prm[P_TH + 1], prm[P_TH + 2], prm[P_TH + 3], prm[P_TH + 4], prm[P_TH + 5],
+                      prm[P_TH + 6], prm[P_TH + 7], prm[P_TH + 8])
+                m = _vsa_match(o, h, lo, c, v, vr, sr, cp, trend, c1, s[hs + p1], s[ls + p1], s[vs + p1],
+                               s[vs + p2], hh, ll, qmax, mean_v, th)
+                if m:
+                    out = 1 + 4 * ring
+                    s[out], s[out + 1], s[out + 2], s[out + 3], s[out + 4] = m, vr, sr, cp, trend
+                    hit = 1
+    s[hs + pos] = h
+    s[ls + pos] = lo
+    s[cs + pos] = c
+    s[vs + pos] = v
+    s[0] = t + 1
+    return hit
+
+
 _DECODED: dict[int, tuple[str, bool, tuple[str, ...]]] = {}
 
 
@@ -197,8 +275,7 @@ def _decode(mask: int) -> tuple[str, bool, tuple[str, ...]]:
 
 
 _DIRECTIONS = ("bearish", "bullish")  # by bullish
-#: the "previous bar" before the first one (its volume is the first "two bars back")
-_NO_BAR = Bar(0, math.nan, math.nan, math.nan, math.nan, 0.0)
+
 _LOADED, _TEST = _ORDER.index("LOADED_BAR"), _ORDER.index("TEST_BAR")
 
 
@@ -237,8 +314,6 @@ class VSA(EvaluateOnDetector):
             p.high_volume, p.very_high_volume, p.start_volume, p.low_volume, p.wide_spread,
             p.reversal_spread, p.narrow_spread, p.close_high, p.close_low))
         self._warmup = max(p.window, p.breakout_lookback, p.trend_bars + 1, p.quiet_bars)
-        self._window = p.window
-        self._low_volume, self._start_volume = self._th[3], self._th[2]
         self.history_bars = max(type(self).history_bars, self._warmup + 2)  # type: ignore[misc]
 
     @property
@@ -248,15 +323,12 @@ class VSA(EvaluateOnDetector):
     def _reset(self) -> None:
         p = self.params
         self._reset_pending()
-        self._vols: deque[float] = deque(maxlen=p.window)
-        self._spreads: deque[float] = deque(maxlen=p.window)
-        self._closes: deque[float] = deque(maxlen=p.trend_bars + 1)
-        self._highs: deque[float] = deque(maxlen=p.breakout_lookback)
-        self._lows: deque[float] = deque(maxlen=p.breakout_lookback)
-        self._recent_vols: deque[float] = deque(maxlen=p.quiet_bars)
-        self._prev = _NO_BAR  # the bar before (a zero-volume placeholder before the first)
-        self._v2 = 0.0  # volume two bars back
-        self._seen = 0
+        ring = self._warmup  # every window fits: window, trend_bars + 1, breakout_lookback, quiet_bars
+        self._prm = prm = np.array([p.window, p.trend_bars, p.breakout_lookback, p.quiet_bars, self._warmup, ring,
+                                    *self._th], dtype=np.float64)
+        self._s = np.zeros(1 + 4 * ring + _SCRATCH)
+        self._scratch = self._s[1 + 4 * ring:]
+        self._step_fn = compiled_entry(vsa_step, np.zeros_like(self._s), prm, 1.0, 1.0, 1.0, 1.0, 1.0)
 
     def _signal(self, meta: SeriesMeta | None, open_time: int, price: float, mask: int, vr: float,
                 sr: float, cp: float, trend: int) -> Signal:
@@ -282,64 +354,10 @@ class VSA(EvaluateOnDetector):
                                 price=price, features=features)
 
     def _evaluate_step(self, bar: Bar) -> list[Signal]:
-        h = bar.high
-        lo = bar.low
-        v = bar.volume
-        spread = h - lo
-        vols = self._vols
-        out: list[Signal] = []
-        if self._seen >= self._warmup:
-            # exact shortcuts first, each skipping only bars that _vsa_match rejects
-            mean_v = sequential_sum(vols, 0.0) / self._window
-            if mean_v > 0.0:
-                vr = v / mean_v
-                low = self._low_volume
-                if vr <= low or vr >= self._start_volume:  # else neither low nor start volume: no type
-                    prev = self._prev
-                    # at low volume only a test bar is possible: volume below both previous bars
-                    if vr > low or (v < prev.volume and v < self._v2):
-                        out = self._match_step(bar, prev, h, lo, v, spread, vr, mean_v)
-        else:
-            self._seen += 1
-        vols.append(v)
-        self._spreads.append(spread)
-        self._closes.append(bar.close)
-        self._highs.append(h)
-        self._lows.append(lo)
-        self._recent_vols.append(v)
-        self._v2 = self._prev.volume
-        self._prev = bar
-        return out
-
-    def _match_step(self, bar: Bar, prev: Bar, h: float, lo: float, v: float, spread: float, vr: float,
-                    mean_v: float) -> list[Signal]:
-        """The evaluation of a bar after warm-up that the volume shortcuts let through;
-        more exact shortcuts, then :func:`_vsa_match`."""
-        th = self._th
-        mean_s = sequential_sum(self._spreads, 0.0) / self._window
-        if not mean_s > 0.0:
-            return []
-        sr = spread / mean_s
-        c1 = prev.close
-        ref = self._closes[0]
-        trend = 1 if c1 > ref else -1 if c1 < ref else 0
-        if vr <= th[3]:  # only a test bar is possible (volume below both previous bars: checked)
-            if not sr <= th[6]:
-                return []
-        elif sr < 1.0 and not (sr <= th[6] and vr >= th[0] and trend != 0):  # only a loaded bar
-            return []
-        c = bar.close
-        cp = (c - lo) / spread if spread > 0.0 else 0.5
-        if vr >= th[0] and sr >= th[4]:
-            hh, ll = max(self._highs), min(self._lows)
-        else:
-            hh = ll = 0.0  # not read: no breakout possible
-        qmax = max(self._recent_vols) if vr >= th[2] and sr >= 1.0 else 0.0  # read only then
-        m = _vsa_match_py(bar.open, h, lo, c, v, vr, sr, cp, trend, c1, prev.high, prev.low,
-                          prev.volume, self._v2, hh, ll, qmax, mean_v, th)
-        if not m:
-            return []
-        return [self._signal(self.meta, bar.open_time, c, m, vr, sr, cp, trend)]
+        if self._step_fn(self._s, self._prm, bar.open, bar.high, bar.low, bar.close, bar.volume):
+            mask, vr, sr, cp, trend = self._scratch.tolist()
+            return [self._signal(self.meta, bar.open_time, bar.close, int(mask), vr, sr, cp, int(trend))]
+        return []
 
     def _evaluate_batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         p = self.params
