@@ -60,7 +60,7 @@ def load_ftx_perp(rows: int | None = None) -> pd.DataFrame:
                      nrows=rows)
     ts = pd.to_datetime(df["timestamp"], utc=True)
     return pd.DataFrame({
-        "open_time": ts.astype("int64") // 1_000_000,
+        "open_time": ts.dt.as_unit("ms").astype("int64"),  # whatever unit pandas parsed into
         "open": df["open"], "high": df["high"], "low": df["low"], "close": df["close"],
         "volume": df["volume"],
     })

@@ -26,7 +26,7 @@ def load_feather(rel: str) -> pd.DataFrame:
 def load_nautilus_perp(rows: int | None = None) -> pd.DataFrame:
     """FTX BTC-PERP 1m (nautilus_trader), a month of real bars."""
     df = pd.read_csv(shared_market_dir() / "nautilus_trader" / "btc-perp-20211231-20220201_1m.csv", nrows=rows)
-    t = pd.to_datetime(df["timestamp"], utc=True).astype("int64") // 1_000_000
+    t = pd.to_datetime(df["timestamp"], utc=True).dt.as_unit("ms").astype("int64")  # whatever unit pandas parsed into
     out = df[["open", "high", "low", "close", "volume"]].copy()
     out.insert(0, "open_time", t)
     return out
