@@ -27,17 +27,20 @@ active patterns; features name each pattern and each W3 method.
 rsi_period + 1)`` bars. RSI is Wilder's with TA-Lib arithmetic (unbounded memory),
 so state is checkpointed exactly via :class:`~detectors.features.state.SnapshotDetector`.
 
-Both paths keep one flag mask per bar (bit ``k`` = ``FLAGS[k]``, as :func:`bar_flags`
-defines them) for the last ``recent_bars`` bars; the active patterns are their OR.
-Streaming does it with scalars and a small ring; batch runs the same recurrence
-(RSI included, same arithmetic) in one compiled kernel (:func:`_weak_kernel`) and
-builds signals for its hits only.
+One compiled step (:func:`weak_step`) advances a float64 state vector by one bar:
+the RSI, the bar's flag mask (bit ``k`` = ``FLAGS[k]``, as :func:`bar_flags` defines
+them) kept for the last ``recent_bars`` bars, whose OR is the active patterns, and
+rings of the last volumes, spreads and closes. Streaming calls it once per bar.
+Batch runs the same recurrence, same arithmetic, with its state in local variables
+(:func:`_weak_kernel`: a step keeping its state in the vector would take four
+times as long) and the trailing means the other members of a run share, the sums
+the step takes over its rings. Signals are built only for hits, from the active
+mask and the RSI.
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from typing import Any
 
 import msgspec
@@ -45,9 +48,11 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EVALUATE_ON
+from detectors.features.rounds import in_rounds
 from detectors.features.state import SnapshotDetector
-from detectors.features.trailing import sequential_sum, shared_trailing_mean
+from detectors.features.trailing import shared_trailing_mean
 from detectors.indicators._jit import kernel
+from detectors.patterns.compiled_state import compiled_entry, step_kernel
 from detectors.records import Signal
 
 #: pattern flags in a fixed order: W1, W2, W3 methods, W4, W5
@@ -108,16 +113,148 @@ def bar_flags(p: WeakUptrendParams, h: float, lo: float, c: float, v: float, rsi
     )
 
 
+#: tag of the checkpoint layout (snapshots of the state vector)
+LAYOUT = "weak_uptrend/2"
+#: scalar state slots (``n`` = bars seen; the RSI's previous close and value are ``c1``, ``rsi1``)
+#: and this bar's slots in the rings: ``n`` modulo the window, trend_bars and recent_bars
+SCALARS = ("n", "gain", "loss", "h1", "lo1", "c1", "c2", "v1", "rsi1", "was_weak", "pos_w", "pos_trend",
+           "pos_recent")
+N, GAIN, LOSS, H1, LO1, C1, C2, V1, RSI1, WAS_WEAK, POS_W, POS_TREND, POS_RECENT = range(len(SCALARS))
+_NS = len(SCALARS)
+#: parameter vector slots, ring offsets last
+(P_W, P_TREND, P_PERIOD, P_SIMILAR, P_EXCESS, P_WIDE, P_RECENT, P_MIN, P_WARMUP, P_VOLS, P_SPREADS, P_CLOSES,
+ P_MASKS, P_END) = range(14)
+#: what a signalling bar leaves after the state proper
+HIT_FIELDS = ("active", "rsi")
+
+
+def _params_vector(p: WeakUptrendParams, warmup: int) -> np.ndarray:
+    vols = _NS
+    spreads = vols + p.window
+    closes = spreads + p.window
+    masks = closes + p.trend_bars
+    end = masks + p.recent_bars
+    return np.array([p.window, p.trend_bars, p.rsi_period, 1.0 + p.similar_spread, p.excess_volume,
+                     p.wide_spread, p.recent_bars, p.min_patterns, warmup, vols, spreads, closes, masks, end],
+                    dtype=np.float64)
+
+
+def _initial_state(prm: np.ndarray) -> np.ndarray:
+    s = np.zeros(int(prm[P_END]) + len(HIT_FIELDS))
+    s[[H1, LO1, C1, C2, V1, RSI1]] = math.nan
+    return s
+
+
+@step_kernel
+def weak_step(s: np.ndarray, prm: np.ndarray, h: float, lo: float, c: float, v: float) -> int:
+    """Advance the state ``s`` by one valid bar; 1 when WEAK_UPTREND starts on it
+    (``HIT_FIELDS`` are then after the state proper). The rules of
+    :meth:`WeakUptrend` and the arithmetic of :func:`_weak_kernel`."""
+    w, trend_bars, period, recent = int(prm[P_W]), int(prm[P_TREND]), int(prm[P_PERIOD]), int(prm[P_RECENT])
+    vo, so, co, mo = int(prm[P_VOLS]), int(prm[P_SPREADS]), int(prm[P_CLOSES]), int(prm[P_MASKS])
+    t = int(s[N])  # bars before this one
+    s[N] = t + 1
+    h1, lo1, c1, c2, v1, rsi1 = s[H1], s[LO1], s[C1], s[C2], s[V1], s[RSI1]
+    # Wilder RSI: WilderRSI.update's arithmetic (NaN until period + 1 closes)
+    rsi = rsi1
+    if t:
+        diff = c - c1
+        if t > period:
+            loss = s[LOSS] * (period - 1)
+            gain = s[GAIN] * (period - 1)
+            if diff < 0:
+                loss -= diff
+            else:
+                gain += diff
+            loss = loss / period
+            gain = gain / period
+            s[LOSS] = loss
+            s[GAIN] = gain
+            total = gain + loss
+            rsi = 100.0 * (gain / total) if total != 0.0 else 50.0
+        else:
+            if diff < 0:
+                s[LOSS] -= diff
+            else:
+                s[GAIN] += diff
+            if t == period:
+                loss = s[LOSS] / period
+                gain = s[GAIN] / period
+                s[LOSS] = loss
+                s[GAIN] = gain
+                total = gain + loss
+                rsi = 100.0 * (gain / total) if total != 0.0 else 50.0
+    # the flags of bar_flags, as a mask; the windows are read only when full
+    spread = h - lo
+    m = 0
+    if h > h1:
+        if v < v1:
+            m = 1
+        if rsi < rsi1:
+            m |= 8
+        if spread > 0.0 and (c - lo) / spread < 0.5:
+            m |= 16
+    if c > c1:
+        if spread <= (h1 - lo1) * prm[P_SIMILAR]:
+            m |= 2
+        if (c - c1) < (c1 - c2):
+            m |= 4
+    pos = int(s[POS_W])  # t % w: the slot of bar t - w, the oldest of the window
+    if t >= w:  # the window sums, oldest first (seq_sum / window)
+        total = 0.0
+        for j in range(pos, w):
+            total += s[vo + j]
+        for j in range(pos):
+            total += s[vo + j]
+        if v >= prm[P_EXCESS] * (total / w):
+            m |= 32
+        if c < c1:
+            total = 0.0
+            for j in range(pos, w):
+                total += s[so + j]
+            for j in range(pos):
+                total += s[so + j]
+            if spread >= prm[P_WIDE] * (total / w):
+                m |= 64
+    rpos = int(s[POS_RECENT])
+    s[mo + rpos] = m
+    hit = 0
+    weak = 0.0
+    cpos = int(s[POS_TREND])  # t % trend_bars: the close trend_bars bars back (full from the warm-up on)
+    if t >= int(prm[P_WARMUP]) and c > s[co + cpos]:
+        active = 0
+        for j in range(recent):
+            active |= int(s[mo + j])
+        count = (active & 1) + (active >> 1 & 1) + (1 if active & 28 else 0) + (active >> 5 & 1) \
+            + (active >> 6 & 1)
+        if active & 28 and count >= int(prm[P_MIN]):
+            weak = 1.0
+            if s[WAS_WEAK] == 0.0:
+                out = int(prm[P_END])
+                s[out] = active
+                s[out + 1] = rsi
+                hit = 1
+    s[WAS_WEAK] = weak
+    s[vo + pos] = v
+    s[so + pos] = spread
+    s[co + cpos] = c
+    s[POS_W] = pos + 1 if pos + 1 < w else 0
+    s[POS_TREND] = cpos + 1 if cpos + 1 < trend_bars else 0
+    s[POS_RECENT] = rpos + 1 if rpos + 1 < recent else 0
+    s[H1], s[LO1], s[C1], s[C2], s[V1], s[RSI1] = h, lo, c, c1, v, rsi
+    return hit
+
+
 @kernel
 def _weak_kernel(h: np.ndarray, lo: np.ndarray, c: np.ndarray, mean_v: np.ndarray, mean_s: np.ndarray,
                  v: np.ndarray, w: int, trend_bars: int, period: int, similar: float, excess: float, wide: float,
                  recent: int, min_patterns: int, warmup: int, hits: np.ndarray, actives: np.ndarray,
                  rsis: np.ndarray) -> int:
-    """:meth:`WeakUptrend._advance` over a whole series (``similar`` is ``1 +
-    similar_spread``), given the trailing mean volume and spread of every bar
-    (``seq_sum(window) / window``, as streaming takes them); fills hit bar, active
-    mask and RSI per signal and returns the count. The RSI is
-    :class:`~detectors.features.window.WilderRSI`'s arithmetic."""
+    """:func:`weak_step` over a whole series, with its state in local variables
+    (``similar`` is ``1 + similar_spread``) and given the trailing mean volume and
+    spread of every bar (the sums the step takes over its rings); fills hit bar,
+    active mask and RSI per signal and returns the count. Four times faster than
+    calling the step per bar, which must keep its state in the vector."""
     nan = np.nan
     ring = np.zeros(recent, dtype=np.int64)
     r_prev = 0.0
@@ -206,10 +343,6 @@ class WeakUptrend(SnapshotDetector):
         if not 1 <= p.min_patterns <= 5:
             raise ValueError(f"detector weak_uptrend: min_patterns must be in [1, 5], got {p.min_patterns}")
         self._warmup = max(p.window, p.trend_bars, p.rsi_period + 1)
-        self._similar = 1.0 + p.similar_spread
-        self._window, self._excess, self._wide = p.window, p.excess_volume, p.wide_spread
-        self._min_patterns = p.min_patterns
-        self._period = p.rsi_period
         self._last_closed = p.evaluate_on == "last_closed"
         self._templates = _feature_templates(p.evaluate_on)
 
@@ -218,39 +351,55 @@ class WeakUptrend(SnapshotDetector):
         return self._warmup
 
     def _reset(self) -> None:
-        p = self.params
-        self._t = -1
-        # Wilder RSI (WilderRSI's arithmetic, inlined in _advance): the seed sums, then
-        # the averages; its previous close and value are c1 and rsi1 of _prev
-        self._gain = 0.0
-        self._loss = 0.0
-        self._vols: deque[float] = deque(maxlen=p.window)
-        self._spreads: deque[float] = deque(maxlen=p.window)
-        self._closes: deque[float] = deque(maxlen=p.trend_bars)
-        nan = math.nan
-        self._prev = (nan, nan, nan, nan, nan, nan)  # h1, lo1, c1, c2, v1, rsi1
-        self._masks: deque[int] = deque(maxlen=p.recent_bars)  # flag masks of the recent bars
-        self._was_weak = False
+        self._prm = prm = _params_vector(self.params, self._warmup)
+        self._size = int(prm[P_END])
+        self._s = _initial_state(prm)
+        self._scratch = self._s[self._size:]  # a view: where a signalling bar leaves HIT_FIELDS
+        self._step_fn = compiled_entry(weak_step, _initial_state(prm), prm, 1.0, 1.0, 1.0, 1.0)
         self._pending: list[Signal] = []
+        p = self.params
+        self._layout = f"{LAYOUT}:{p.window},{p.trend_bars},{p.recent_bars}"  # the rings' sizes
 
     def _snapshot(self) -> tuple:
-        # the RSI as WilderRSI's (prev, count, gain, loss, value): the checkpoint layout
-        prev = self._prev
-        rsi = (prev[2], self._t + 1, self._gain, self._loss, prev[5])
-        return (self._t, rsi, tuple(self._vols), tuple(self._spreads), tuple(self._closes), prev,
-                tuple(self._masks), self._was_weak, tuple(msgspec.to_builtins(s) for s in self._pending))
+        return (self._layout, tuple(self._s[:self._size].tolist()),
+                tuple(msgspec.to_builtins(s) for s in self._pending))
 
-    def _restore(self, s: tuple) -> None:
-        p = self.params
-        self._t = s[0]
-        _, _, self._gain, self._loss, _ = s[1]
-        self._vols = deque(s[2], maxlen=p.window)
-        self._spreads = deque(s[3], maxlen=p.window)
-        self._closes = deque(s[4], maxlen=p.trend_bars)
-        self._prev = tuple(s[5])
-        self._masks = deque(s[6], maxlen=p.recent_bars)
-        self._was_weak = s[7]
-        self._pending = [msgspec.convert(x, Signal) for x in s[8]]
+    def _restore(self, snap: tuple) -> None:
+        if snap and isinstance(snap[0], str):
+            layout, state, pending = snap
+            if layout != self._layout or len(state) != self._size:
+                raise ValueError(f"detector {self.name}: state is a {layout!r} snapshot, this detector keeps "
+                                 f"{self._layout!r} (a checkpoint of another version or configuration; start "
+                                 "the series afresh)")
+            self._s[:self._size] = state
+        else:
+            pending = self._restore_v1(snap)
+        self._pending = [msgspec.convert(x, Signal) for x in pending]
+
+    def _restore_v1(self, snap: tuple) -> tuple:
+        """A checkpoint of the first layout (deques and tuples): ``(t, (prev close,
+        count, gain, loss, rsi), vols, spreads, closes, (h1, lo1, c1, c2, v1, rsi1),
+        masks, was_weak, pending)``, put into the state vector; returns its pending
+        signals."""
+        try:
+            t, (_, _, gain, loss, _), vols, spreads, closes, prev, masks, was_weak, pending = snap
+        except (TypeError, ValueError):
+            raise ValueError(f"detector {self.name}: state is neither a {LAYOUT!r} snapshot nor the first "
+                             "layout (a checkpoint from another version; start the series afresh)") from None
+        prm, s = self._prm, _initial_state(self._prm)
+        n = t + 1  # bars seen
+        s[N], s[GAIN], s[LOSS], s[WAS_WEAK] = n, gain, loss, float(was_weak)
+        s[POS_W], s[POS_TREND], s[POS_RECENT] = n % prm[P_W], n % prm[P_TREND], n % prm[P_RECENT]
+        s[[H1, LO1, C1, C2, V1, RSI1]] = prev
+        # each window's values belong to the last bars seen, oldest first
+        for offset, size, values in ((P_VOLS, P_W, vols), (P_SPREADS, P_W, spreads),
+                                     (P_CLOSES, P_TREND, closes), (P_MASKS, P_RECENT, masks)):
+            ring = int(prm[size])
+            values = values[-ring:]
+            for k, x in enumerate(values):
+                s[int(prm[offset]) + (n - len(values) + k) % ring] = x
+        self._s[:] = s
+        return pending
 
     def _signal(self, meta: SeriesMeta | None, open_time: int, close: float, active: int, rsi: float) -> Signal:
         features = self._templates[active].copy()
@@ -259,82 +408,11 @@ class WeakUptrend(SnapshotDetector):
                                 score=_SCORE[active], price=close, features=features)
 
     def _advance(self, bar: Bar) -> list[Signal]:
-        t = self._t + 1  # bars before this one
-        self._t = t
-        h = bar.high
-        lo = bar.low
-        c = bar.close
-        v = bar.volume
-        h1, lo1, c1, c2, v1, rsi1 = self._prev
-        # Wilder RSI: WilderRSI.update's arithmetic (NaN until period + 1 closes)
-        rsi = rsi1
-        if t:
-            period = self._period
-            diff = c - c1
-            if t > period:
-                loss = self._loss * (period - 1)
-                gain = self._gain * (period - 1)
-                if diff < 0:
-                    loss -= diff
-                else:
-                    gain += diff
-                self._loss = loss = loss / period
-                self._gain = gain = gain / period
-                total = gain + loss
-                rsi = 100.0 * (gain / total) if total != 0.0 else 50.0
-            else:
-                if diff < 0:
-                    self._loss -= diff
-                else:
-                    self._gain += diff
-                if t == period:
-                    self._loss = loss = self._loss / period
-                    self._gain = gain = self._gain / period
-                    total = gain + loss
-                    rsi = 100.0 * (gain / total) if total != 0.0 else 50.0
-        spread = h - lo
-        # the flags of bar_flags, as a mask; the windows are read only when full
-        m = 0
-        if h > h1:
-            if v < v1:
-                m = 1
-            if rsi < rsi1:
-                m |= 8
-            if spread > 0.0 and (c - lo) / spread < 0.5:
-                m |= 16
-        if c > c1:
-            if spread <= (h1 - lo1) * self._similar:
-                m |= 2
-            if (c - c1) < (c1 - c2):
-                m |= 4
-        vols = self._vols
-        spreads = self._spreads
-        if t >= self._window:  # the windows are full
-            w = self._window
-            if v >= self._excess * (sequential_sum(vols, 0.0) / w):
-                m |= 32
-            if c < c1 and spread >= self._wide * (sequential_sum(spreads, 0.0) / w):
-                m |= 64
-        masks = self._masks
-        masks.append(m)
-        closes = self._closes
-        out: list[Signal] = []
-        if t >= self._warmup and c > closes[0]:  # closes is full from the warm-up on
-            active = 0
-            for x in masks:
-                active |= x
-            if active & _W3 and _COUNT[active] >= self._min_patterns:
-                if not self._was_weak:
-                    out.append(self._signal(self.meta, bar.open_time, c, active, rsi))
-                self._was_weak = True
-            else:
-                self._was_weak = False
+        if self._step_fn(self._s, self._prm, bar.high, bar.low, bar.close, bar.volume):
+            active, rsi = self._scratch.tolist()
+            out = [self._signal(self.meta, bar.open_time, bar.close, int(active), rsi)]
         else:
-            self._was_weak = False
-        vols.append(v)
-        spreads.append(spread)
-        closes.append(c)
-        self._prev = (h, lo, c, c1, v, rsi)
+            out = []
         if self._last_closed:
             out, self._pending = self._pending, out
         return out
@@ -349,18 +427,21 @@ class WeakUptrend(SnapshotDetector):
         rsis = np.empty(n)
         k = _weak_kernel(bars.high, bars.low, bars.close, shared_trailing_mean(bars, "volume", p.window),
                          shared_trailing_mean(bars, "spread", p.window), bars.volume, p.window, p.trend_bars,
-                         p.rsi_period, self._similar, float(p.excess_volume), float(p.wide_spread), p.recent_bars,
-                         p.min_patterns, self._warmup, hits, actives, rsis)
+                         p.rsi_period, 1.0 + p.similar_spread, float(p.excess_volume), float(p.wide_spread),
+                         p.recent_bars, p.min_patterns, self._warmup, hits, actives, rsis)
         if p.evaluate_on == "last_closed" and k and hits[k - 1] == n - 1:
             k -= 1  # the newest bar's signal is still pending
-        idx = hits[:k]
         make = self.signal_maker(meta)
         templates, score = self._templates, _SCORE
-        out: list[Signal] = []
-        append = out.append
-        for t, c, a, r in zip(bars.open_time[idx].tolist(), bars.close[idx].tolist(), actives[:k].tolist(),
-                              rsis[:k].tolist(), strict=True):
-            features = templates[a].copy()
-            features["rsi"] = r
-            append(make(t, "WEAK_UPTREND", "bearish", score[a], c, features))
-        return out
+
+        def build(i: int, j: int) -> list[Signal]:
+            out: list[Signal] = []
+            append = out.append
+            for t, c, a, r in zip(bars.open_time[hits[i:j]].tolist(), bars.close[hits[i:j]].tolist(),
+                                  actives[i:j].tolist(), rsis[i:j].tolist(), strict=True):
+                features = templates[a].copy()
+                features["rsi"] = r
+                append(make(t, "WEAK_UPTREND", "bearish", score[a], c, features))
+            return out
+
+        return in_rounds(k, build)

@@ -52,7 +52,7 @@ def step_kernel(fn: F) -> F:
     compiled code are unaffected."""
     if numba is None:
         return fn
-    return numba.njit(cache=True, fastmath=False)(fn)  # type: ignore[no-any-return]
+    return numba.njit(cache=True, fastmath=False)(fn)  # type: ignore[return-value]
 
 
 def compiled_entry(step: Any, *example: Any) -> Callable[..., Any]:

@@ -4,8 +4,13 @@ negative, W3 mandatory, uptrend context, evaluate_on, exact paths on real data."
 from __future__ import annotations
 
 import math
+from pathlib import Path
+from typing import Any
 
+import msgspec
+import numpy as np
 import pytest
+from hand_candles import exact
 from scanner_support import (
     REAL_SERIES,
     CandleBuilder,
@@ -16,6 +21,7 @@ from scanner_support import (
 )
 
 from detectors import registry
+from detectors import weak_uptrend as W
 from detectors.base import Bar, frame_to_arrays
 from detectors.features.window import WilderRSI, rsi_series, shift, trailing_mean
 from detectors.weak_uptrend import FLAGS, WeakUptrendParams, bar_flags
@@ -128,21 +134,75 @@ def test_checkpoint_and_correction_are_exact() -> None:
     assert_checkpoint_and_correction_exact("weak_uptrend", REAL_SERIES["xrp_eth_1m"](), evaluate_on="last_closed")
 
 
-def test_rsi_is_wilder_rsi_and_checkpoints_in_its_layout() -> None:
-    """The RSI the step computes inline is WilderRSI's to the bit: the signals carry its
-    value, and checkpoints keep WilderRSI's (prev, count, gain, loss, value) layout."""
-    frame = REAL_SERIES["ftx_btc_perp_1m"]().iloc[:5000]
-    a = frame_to_arrays(frame)
-    want = dict(zip(a.open_time.tolist(), rsi_series(a.close, 14).tolist(), strict=True))
+def real_bars(n: int) -> list[Bar]:
+    a = frame_to_arrays(REAL_SERIES["ftx_btc_perp_1m"]().iloc[:n])
+    return [Bar(*row) for row in zip(*(x.tolist() for x in (a.open_time, a.open, a.high, a.low, a.close, a.volume)),
+                                     strict=True)]
+
+
+def test_rsi_is_wilder_rsi_to_the_bit() -> None:
+    """The RSI the compiled step computes is WilderRSI's: the signals carry its value
+    and the state holds its sums, previous close, count and value."""
+    bars = real_bars(5000)
+    want = dict(zip([b.open_time for b in bars], rsi_series(np.array([b.close for b in bars]), 14).tolist(),
+                    strict=True))
     det = registry.create("weak_uptrend")
-    bars = [Bar(*row) for row in zip(*(x.tolist() for x in (a.open_time, a.open, a.high, a.low, a.close, a.volume)),
-                                      strict=True)]
     sigs = [s for b in bars for s in det.update_bar(b)]
     assert len(sigs) > 50 and all(s.features["rsi"] == want[s.open_time] for s in sigs)
     ref = WilderRSI(14)
-    for x in a.close.tolist():
-        ref.update(x)
-    assert det._snapshot()[1] == (ref.prev, ref.count, ref.gain, ref.loss, ref.value)
+    for b in bars:
+        ref.update(b.close)
+    st = det._s
+    assert (st[W.C1], st[W.N], st[W.GAIN], st[W.LOSS], st[W.RSI1]) == (ref.prev, ref.count, ref.gain, ref.loss,
+                                                                        ref.value)
+
+
+#: checkpoints written by the first layout (deques and tuples, before the compiled
+#: step) after ``cut`` bars of real_bars(); the last_closed one holds a pending signal
+V1_CHECKPOINTS = [("weak_uptrend_v1_current_1000.msgpack", {}, 1000),
+                  ("weak_uptrend_v1_last_closed_903.msgpack", {"evaluate_on": "last_closed"}, 903)]
+
+
+@pytest.mark.parametrize(("name", "params", "cut"), V1_CHECKPOINTS, ids=["current", "last_closed"])
+def test_checkpoint_of_the_first_layout_resumes_exactly(name: str, params: dict, cut: int) -> None:
+    """A checkpoint taken before the state became one vector restores into it: the
+    series continues exactly as if never interrupted, a correction of the last bar
+    right after restoring (undone from the old layout's snapshot) included."""
+    bars = real_bars(3000)
+    blob = (Path(__file__).parent / "resources" / name).read_bytes()
+
+    def resumed() -> Any:
+        det = registry.create("weak_uptrend", **params)
+        det.set_state(blob)
+        assert det.last_open_time == bars[cut - 1].open_time
+        return det
+
+    def fresh(upto: list[Bar]) -> Any:
+        det = registry.create("weak_uptrend", **params)
+        det.meta = resumed().meta
+        for b in upto:
+            det.update_bar(b)
+        return det
+
+    def rest(det: Any, more: list[Bar]) -> list[bytes]:
+        return exact([s for b in more for s in det.update_bar(b)])
+
+    want = rest(fresh(bars[:cut]), bars[cut:])
+    assert len(want) > 100
+    assert rest(resumed(), bars[cut:]) == want
+    fixed = msgspec.structs.replace(bars[cut - 1], close=bars[cut - 1].low)
+    assert rest(resumed(), [fixed] + bars[cut:]) == rest(fresh(bars[:cut - 1]), [fixed] + bars[cut:])
+
+
+def test_checkpoint_of_another_configuration_is_refused() -> None:
+    det = registry.create("weak_uptrend")
+    for b in real_bars(200):
+        det.update_bar(b)
+    blob = det.get_state()
+    registry.create("weak_uptrend").set_state(blob)  # the same configuration: fine
+    for params in ({"window": 21, "trend_bars": 9}, {"recent_bars": 4}):  # another ring layout
+        with pytest.raises(ValueError, match="another version or configuration"):
+            registry.create("weak_uptrend", **params).set_state(blob)
 
 
 def reference_signals(frame, p: WeakUptrendParams) -> list[tuple[int, int, tuple[bool, ...]]]:
