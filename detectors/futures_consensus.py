@@ -220,17 +220,17 @@ class FuturesConsensus(CompiledStateDetector):
                      blocked.tolist(), c.tolist(), (c - side * p.stop_atr * atr).tolist(),
                      (c + side * dist1).tolist(), (c + side * p.tp2_atr * atr).tolist(), eta.tolist(),
                      sslope.tolist(), strict=True)]
-        # one row of floats per hit: the scratch values, then the derived ones
-        rows = np.column_stack((vals, c, 100.0 * np.abs(cons) * mult, mult, bbw_ratio, 100.0 * atr / c,
-                                slope)).tolist()
+        # one row of floats per hit: the scratch values a signal shows (consensus to
+        # ema_distance_atr, supertrend), then the derived ones
+        rows = np.column_stack((vals[:, 2:18], vals[:, 20], c, 100.0 * np.abs(cons) * mult, mult, bbw_ratio,
+                                100.0 * atr / c, slope)).tolist()
         reasons = _REASONS
         out: list[Signal] = []
         append = out.append
         for t, kind, direction, regime_name, bl, plan, row in zip(
                 bars.open_time[at].tolist(), _TYPES[2 * short + blocked].tolist(), _DIRECTIONS[short].tolist(),
                 _REGIMES[regime].tolist(), blocks.astype(np.int64).tolist(), plans, rows, strict=True):
-            (_, _, cs, ve, vm, vr, vs, vo, vsu, ax, bw, _, r, kk, dd, hs, a, x, _, _, line, price, score, m, br, ap,
-             sl) = row
+            cs, ve, vm, vr, vs, vo, vsu, ax, bw, _, r, kk, dd, hs, a, x, line, price, score, m, br, ap, sl = row
             append(make(t, kind, direction, score, price, {
                 "consensus": cs, "votes": {"ema": ve, "macd": vm, "rsi": vr, "stochrsi": vs, "obv": vo,
                                            "supertrend": vsu},
