@@ -277,11 +277,15 @@ class Detector(ABC):
         0-100 (NaN gives 0)."""
         t = int(open_time)
         m = meta or self.meta or _UNKNOWN_META
-        prefix, span = self._stream_prefix(m)
+        cached = self._signal_prefix
+        if cached is None or cached[0] is not m:
+            self._stream_prefix(m)
+            cached = self._signal_prefix
         score = float(score)
         return Signal(  # positional: see detectors.records.Signal
-            f"{prefix}{t}", m.exchange, m.market, m.symbol, m.tf, self.name, self.version, self.params_hash,
-            t, t + span, self._batch_now or now_ms(),
+            f"{cached[1]}{t}", m.exchange, m.market, m.symbol, m.tf,  # type: ignore[index]
+            self.name, self.version, self.params_hash,
+            t, t + cached[2], self._batch_now or time.time_ns() // 1_000_000,  # type: ignore[index]
             signal_type, direction,
             100.0 if score > 100.0 else 0.0 if not score > 0.0 else score,
             float(price), features or {}, trade_plan,
