@@ -49,7 +49,7 @@ import math
 import msgspec
 import numpy as np
 
-from detectors.base import SeriesMeta
+from detectors.base import BarArrays, SeriesMeta
 from detectors.patterns import candles
 from detectors.patterns.candles import BIT, PATTERNS
 from detectors.patterns.compiled_state import CompiledStateDetector
@@ -128,6 +128,35 @@ class CandlestickPatterns(CompiledStateDetector):
         }
         return self.make_signal(meta, open_time, signal_type=name, direction=direction, score=score,
                                 price=c, features=features)
+
+    def _batch_signals(self, bars: BarArrays, meta: SeriesMeta, at: np.ndarray, vals: np.ndarray
+                       ) -> list[Signal]:
+        """:meth:`_signal` for every hit, column-wise: score and ratios on whole
+        columns (the same float operations in the same order), the pattern
+        combination once per distinct mask, then one row of floats, one dict and one
+        record per hit."""
+        if not len(at):
+            return []
+        make = self.signal_maker(meta)
+        mask, body, rng, volume, prev_volume, trend_close, trend_base, trend_ranges = vals.T
+        masks, which = np.unique(mask, return_inverse=True)
+        combos = [_COMBOS.get(m) or _combo(m) for m in masks.astype(np.int64).tolist()]
+        base = np.array([combo[3] for combo in combos])[which]
+        bonus = (np.abs(trend_ranges) - self.params.trend_min) / self._ramp
+        score = base + (100.0 - base) * np.where(bonus > 1.0, 1.0, np.where(bonus > 0.0, bonus, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rows = np.column_stack((
+                score, bars.close[at], trend_close / trend_base - 1.0, trend_ranges,
+                np.where(rng > 0, body / rng, 0.0), np.where(prev_volume > 0, volume / prev_volume, 0.0),
+            )).tolist()
+        out: list[Signal] = []
+        append = out.append
+        for t, k, (sc, c, tp, tr, br, vr) in zip(bars.open_time[at].tolist(), which.tolist(), rows, strict=True):
+            names, name, direction, _, bullish, bearish = combos[k]
+            append(make(t, name, direction, sc, c, {
+                "patterns": list(names), "bullish": bullish, "bearish": bearish, "trend_pct": tp,
+                "trend_ranges": tr, "body_ratio": br, "volume_ratio": vr}))
+        return out
 
 
 #: mask -> (pattern names in priority order, the top one, its direction and base

@@ -78,6 +78,7 @@ from typing import Any
 import numpy as np
 
 from detectors.indicators._jit import kernel
+from detectors.patterns.compiled_state import step_kernel
 
 #: name -> (direction, bars in the pattern, base score); the order is the priority
 #: used when several patterns complete on the same bar.
@@ -160,7 +161,7 @@ def _trend_in_ranges(s, i, k, lb, rlb):
     return (s[_NS + (i - k) % ring] - s[_NS + (i - k - lb) % ring]) / (acc / rlb)
 
 
-@kernel
+@step_kernel
 def candle_step(s, prm, o, h, lo, c, v):
     """Read one valid bar. Returns the mask of wanted patterns it completes
     (``HIT_FIELDS`` are then in ``s[P_END:]``), 0 when none."""

@@ -7,10 +7,20 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from hand_candles import assert_stream_equals_batch, comparable, frame, real, stream, trend_rows
+from hand_candles import (
+    assert_column_builder_matches,
+    assert_stream_equals_batch,
+    comparable,
+    frame,
+    load_ftx_perp,
+    real,
+    stream,
+    trend_rows,
+)
 
 from detectors.base import frame_to_arrays
 from detectors.candlestick_patterns import CandlestickPatterns
+from detectors.features.rounds import ROUND
 from detectors.patterns import candles
 from detectors.patterns.candles import PATTERNS
 from detectors.registry import available, create
@@ -288,6 +298,32 @@ def test_warmup_honoured():
 def test_stream_equals_batch_on_real_candles(name):
     sigs = assert_stream_equals_batch(CandlestickPatterns, real(name))
     assert len({s.signal_type for s in sigs}) >= 10  # the patterns really occur
+
+
+@pytest.mark.parametrize("params", [{}, {"trend_min": 0.0, "trend_full": 1.0}])
+def test_batch_builds_exactly_the_signals_streaming_builds_on_45k_bars(params):
+    """The batch path builds its signals column-wise; every field, type, float and
+    feature order must equal the per-hit builder that streaming uses, for every
+    pattern combination that occurs (scores clamped at both ends, zero volumes)."""
+    sigs = assert_column_builder_matches(CandlestickPatterns(**params), load_ftx_perp())
+    assert len(sigs) > ROUND  # the batch run builds them in rounds
+    assert len({s.signal_type for s in sigs}) == len(PATTERNS)
+    assert len({tuple(s.features["patterns"]) for s in sigs}) > len(PATTERNS)  # combinations too
+    scores = [s.score for s in sigs]
+    assert 100.0 in scores and min(scores) < 100.0
+    assert sigs[0].features["patterns"] is not sigs[1].features["patterns"]  # a fresh list per signal
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_batch_builder_on_flat_bars_and_zero_volumes(name):
+    """The ratios' zero branches, which real data hardly reaches: a previous bar
+    without volume (volume_ratio 0) and a flat pattern bar (body_ratio 0)."""
+    rows = [r[:4] + (0.0,) if k == len(CASES[name][0]) - 2 else r for k, r in enumerate(CASES[name][0])]
+    sig = assert_column_builder_matches(CandlestickPatterns(), frame(rows))[-1]
+    assert name in sig.features["patterns"] and sig.features["volume_ratio"] == 0.0
+    flat = DOWN7 + [(113, 113.1, 110.9, 111, V), (112.0, 112.0, 112.0, 112.0, V)]  # a harami of a flat bar
+    sig = assert_column_builder_matches(CandlestickPatterns(), frame(flat))[-1]
+    assert sig.features["patterns"] == ["BULLISH_HARAMI"] and sig.features["body_ratio"] == 0.0
 
 
 def test_correction_of_last_bar_is_exact():
