@@ -43,6 +43,8 @@ from detectors.records import Signal
 
 #: the features dict of one batch signal, from its columns
 _FEATURES = dict_builder(CLUSTER_KEYS)
+#: the undo snapshot of an attached detector, by the trend before the bar (see _snapshot)
+_TREND_UNDO = {d: (None, d) for d in (-1, 0, 1)}
 
 
 class CandleClusteringParams(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -98,6 +100,8 @@ class CandleClustering(SnapshotDetector):
         s = self._state
         if self._own:
             s.update(bar.open, bar.close, bar.volume)
+        else:  # in a set, the state to undo is the trend before this bar (no tuple per bar)
+            self._undo = _TREND_UNDO[self._prev_trend]
         if not s.changed:  # same counts as the previous bar: same trend, no signal
             return []
         # the formed trend of cluster_metrics(p, s.counts()), from the state's counts
@@ -122,10 +126,8 @@ class CandleClustering(SnapshotDetector):
             return []
         return [self._signal(self.meta, bar.open_time, bar.close, s.counts())]
 
-    def _shared_step(self, bar: Bar) -> list[Signal]:
-        # ExactStateMixin._shared_step: in a set, the state before the bar is our trend
-        self._undo = (None, self._prev_trend)
-        return self._advance(bar)
+    #: ExactStateMixin._shared_step (in a set): _advance keeps the undo itself
+    _shared_step = _advance
 
     def _batch(self, bars: BarArrays, meta: SeriesMeta) -> list[Signal]:
         p = self.params

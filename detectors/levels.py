@@ -205,13 +205,18 @@ class LevelBook:
         # retests of broken levels (not on the breaking bar itself)
         broken = self.broken
         if broken:
+            # removals wait for the end of the loop (no copy of the list per bar); the same
+            # remove() calls in the same order leave the same list
             window = self.retest_window
-            for lv in list(broken):
+            drop = None
+            for lv in broken:
                 bi = lv[BROKEN_I]
                 if bi == i:
                     continue
                 if i - bi > window:
-                    broken.remove(lv)
+                    if drop is None:
+                        drop = []
+                    drop.append(lv)
                     continue
                 if lv[KIND] == "resistance":
                     if c < lv[DN]:
@@ -226,10 +231,15 @@ class LevelBook:
                     ev = "retest"
                 else:
                     continue
-                broken.remove(lv)
+                if drop is None:
+                    drop = []
+                drop.append(lv)
                 if events is _NO_EVENTS:
                     events = []
                 events.append((ev, lv))
+            if drop is not None:
+                for lv in drop:
+                    broken.remove(lv)
         # swing points confirmed k bars late: the middle bar of the last 2k + 1
         self.prev_close = c
         highs = self.highs

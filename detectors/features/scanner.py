@@ -59,7 +59,7 @@ class ScannerState:
     __slots__ = ("W", "L", "F", "P", "hv_mult", "cluster", "momentum", "reversion", "change_bars",
                  "gain_bars", "rev_warm", "t", "close", "volume", "vols", "recent", "closes", "mean",
                  "prev_close", "hv", "changed", "last_hv_dir", "window", "pending", "finished", "hv_count",
-                 "starts", "ft", "ft_n", "up", "down", "rsi_p", "rsi_n", "rsi_gain", "rsi_loss", "rsi_prev",
+                 "starts", "ft", "ft_n", "up", "down", "rsi_p", "rsi_n", "rsi_gain", "rsi_loss",
                  "rsi_value", "_counts", "_rin")
 
     def __init__(self, p: Any, *, clustering: bool = False, momentum: bool = False,
@@ -103,7 +103,7 @@ class ScannerState:
         # Wilder RSI (detectors.indicators.rsi.RSI's state and arithmetic, stepped inline)
         self.rsi_p = RSI(p.rsi_period).period if reversion else 0  # (the class checks the period)
         self.rsi_n = 0
-        self.rsi_gain = self.rsi_loss = self.rsi_prev = 0.0
+        self.rsi_gain = self.rsi_loss = 0.0
         self.rsi_value = _NAN
         # the current bar's counts() and reversion_inputs(), once asked (several
         # detectors of a set read one state); cleared by update() and restore()
@@ -112,7 +112,8 @@ class ScannerState:
 
     # ---- checkpoint -------------------------------------------------------------
     def snapshot(self) -> tuple[Any, ...]:
-        rs = (self.rsi_n, self.rsi_value, self.rsi_gain, self.rsi_loss, self.rsi_prev) if self.reversion else None
+        # (the RSI's previous close is prev_close, kept in its slot of the layout)
+        rs = (self.rsi_n, self.rsi_value, self.rsi_gain, self.rsi_loss, self.prev_close) if self.reversion else None
         return (self.t, self.close, self.volume, tuple(self.vols), tuple(self.recent), tuple(self.closes),
                 self.mean, self.prev_close, self.hv, self.changed, self.last_hv_dir, tuple(self.window),
                 tuple(tuple(x) for x in self.pending), tuple(self.finished), tuple(self.hv_count),
@@ -131,7 +132,7 @@ class ScannerState:
         self.finished = deque(tuple(x) for x in finished)
         self.hv_count, self.starts, self.ft, self.ft_n = list(hv_count), list(starts), list(ft), list(ft_n)
         if rs is not None:
-            self.rsi_n, _, self.rsi_gain, self.rsi_loss, self.rsi_prev = rs
+            self.rsi_n, _, self.rsi_gain, self.rsi_loss, _ = rs
 
     # ---- one bar ----------------------------------------------------------------
     def update(self, o: float, c: float, v: float) -> None:
@@ -144,8 +145,9 @@ class ScannerState:
         self.prev_close = c
         if self.cluster:
             vols = self.vols
-            if t >= self.W:
-                mean = self.mean = _seq_sum(vols) / self.W
+            W = self.W
+            if t >= W:
+                mean = self.mean = _seq_sum(vols) / W
                 hv = (1 if c > o else -1) if v > 0.0 and c != o and v >= self.hv_mult * mean else 0
             else:
                 hv = 0
@@ -158,11 +160,14 @@ class ScannerState:
                     for item in pending:
                         if item[1] == move:
                             item[2] += 1
-                if t - pending[0][0] >= self.F:
+                F = self.F
+                if t - pending[0][0] >= F:
                     ft, ft_n, finished = self.ft, self.ft_n, self.finished
-                    while pending and t - pending[0][0] >= self.F:
-                        j, d, cnt = pending.pop(0)
-                        finished.append((j, d, cnt))
+                    while pending and t - pending[0][0] >= F:
+                        item = pending.pop(0)
+                        d = item[1]
+                        cnt = item[2]
+                        finished.append((item[0], d, cnt))
                         ft[d] += cnt
                         ft_n[d] += 1
                     changed = True
@@ -205,37 +210,40 @@ class ScannerState:
                 self.up = self.down = 0
             # RSI._step(c), inlined: the same operations in the same order
             i = self.rsi_n
+            p = self.rsi_p
+            if i > p:  # the steady state first (rsi_n stops counting there: only i <= p matters)
+                diff = c - pc
+                loss = self.rsi_loss * (p - 1)
+                gain = self.rsi_gain * (p - 1)
+                if diff < 0:
+                    loss -= diff
+                else:
+                    gain += diff
+                loss /= p
+                gain /= p
+                self.rsi_gain = gain
+                self.rsi_loss = loss
+                total = gain + loss
+                self.rsi_value = 100.0 * (gain / total) if total != 0.0 else 50.0
+                return
             self.rsi_n = i + 1
             if i == 0:
-                self.rsi_prev = c
                 self.rsi_value = _NAN
                 return
-            diff = c - self.rsi_prev
-            self.rsi_prev = c
-            p = self.rsi_p
+            diff = c - pc
             gain = self.rsi_gain
             loss = self.rsi_loss
-            if i <= p:
-                if diff < 0:
-                    loss -= diff
-                else:
-                    gain += diff
-                if i < p:
-                    self.rsi_gain = gain
-                    self.rsi_loss = loss
-                    self.rsi_value = _NAN
-                    return
-                loss /= p
-                gain /= p
+            if diff < 0:
+                loss -= diff
             else:
-                loss *= p - 1
-                gain *= p - 1
-                if diff < 0:
-                    loss -= diff
-                else:
-                    gain += diff
-                loss /= p
-                gain /= p
+                gain += diff
+            if i < p:
+                self.rsi_gain = gain
+                self.rsi_loss = loss
+                self.rsi_value = _NAN
+                return
+            loss /= p
+            gain /= p
             self.rsi_gain = gain
             self.rsi_loss = loss
             total = gain + loss
