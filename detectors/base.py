@@ -95,11 +95,14 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_INF = math.inf
+
+
 def bar_is_valid(o: float, h: float, low: float, c: float, v: float) -> bool:
-    for x in (o, h, low, c):
-        if not (x > 0.0) or math.isinf(x):  # also false for NaN
-            return False
-    return v >= 0.0 and not math.isinf(v) and h >= low
+    """Positive finite prices, finite non-negative volume, high >= low (every
+    comparison with NaN is false, so NaN anywhere is invalid)."""
+    return (0.0 < o < _INF and 0.0 < h < _INF and 0.0 < low < _INF and 0.0 < c < _INF
+            and 0.0 <= v < _INF and h >= low)
 
 
 def frame_to_arrays(frame: Any) -> BarArrays:
