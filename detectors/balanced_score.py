@@ -43,6 +43,7 @@ from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.clustering import DIRECTIONS
 from detectors.features.momentum import (
     MOMENTUM_KEYS,
+    MomentumInputs,
     check_momentum_params,
     momentum_columns,
     momentum_features,
@@ -51,6 +52,7 @@ from detectors.features.momentum import (
 )
 from detectors.features.reversion import (
     REVERSION_KEYS,
+    ReversionInputs,
     check_reversion_params,
     reversion_columns,
     reversion_features,
@@ -167,7 +169,8 @@ class BalancedScore(SnapshotDetector):
             return "WEAK_" + _BUY_SELL[csign], csign, combined, combined
         return "NEUTRAL", 0, combined, combined
 
-    def _emit(self, meta: SeriesMeta | None, open_time: int, rin: tuple, min_: tuple) -> Signal | None:
+    def _emit(self, meta: SeriesMeta | None, open_time: int, rin: ReversionInputs,
+              min_: MomentumInputs) -> Signal | None:
         p = self.params
         votes = score_reversion(p, *rin)
         bear, bull = votes[0], votes[1]

@@ -68,6 +68,7 @@ class Breakout(LevelDetectorBase):
     name = "breakout"
     version = "1.0.0"
     Params = BreakoutParams
+    params: BreakoutParams
     _mode = MODE_BREAKOUT
 
     def _check_params(self) -> None:

@@ -340,6 +340,8 @@ class LevelDetectorBase(ExactStateMixin, Detector):
     ``_advance`` (streaming) and ``_on_rows`` (batch: the kernel rows of one mode)."""
 
     _mode: int
+    #: LevelParams, or BreakoutParams (a superset of the level fields)
+    params: Any
     _feed: LevelFeed | None
 
     def feed_spec(self) -> tuple[type[Feed], dict[str, Any]]:
@@ -392,6 +394,7 @@ class SupportResistance(LevelDetectorBase):
     name = "levels"
     version = "1.0.0"
     Params = LevelParams
+    params: LevelParams
     keeps_own_state = False  # in a set: everything it reads is the feed's
     _mode = MODE_LEVELS
 

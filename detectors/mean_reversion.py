@@ -29,6 +29,7 @@ import numpy as np
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.reversion import (
     REVERSION_KEYS,
+    ReversionInputs,
     check_reversion_params,
     reversion_columns,
     reversion_features,
@@ -93,7 +94,7 @@ class MeanReversion(SnapshotDetector):
     def _use_feed(self, feed: Feed) -> None:
         self._state = feed.state
 
-    def _emit(self, meta: SeriesMeta | None, open_time: int, inputs: tuple) -> Signal | None:
+    def _emit(self, meta: SeriesMeta | None, open_time: int, inputs: ReversionInputs) -> Signal | None:
         p = self.params
         votes = score_reversion(p, *inputs)
         bear, bull = votes[0], votes[1]

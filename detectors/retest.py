@@ -49,6 +49,7 @@ class Retest(LevelDetectorBase):
     name = "retest"
     version = "1.0.0"
     Params = LevelParams
+    params: LevelParams
     keeps_own_state = False  # in a set: everything it reads is the feed's
     _mode = MODE_RETEST
 

@@ -84,6 +84,10 @@ def momentum_label(p: MomentumParams, score: float) -> str:
     return "strong" if score >= p.strong_score else "moderate" if score >= p.moderate_score else "weak"
 
 
+#: what :func:`score_momentum` and :func:`momentum_features` take after the parameters
+MomentumInputs = tuple[float, float, float, float, ClusterCounts]
+
+
 def momentum_features(p: MomentumParams, close: float, volume: float, close_ago: float,
                       vol_mean: float, k: ClusterCounts,
                       scored: tuple[Any, ...] | None = None) -> tuple[float, int, dict[str, Any]]:

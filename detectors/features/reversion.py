@@ -114,6 +114,10 @@ def reversion_votes_bound(p: ReversionParams, up: int, down: int, move_pct: floa
     return (bear if bear > bull else bull) + 1
 
 
+#: what :func:`score_reversion` and :func:`reversion_features` take after the parameters
+ReversionInputs = tuple[float, float, int, int, float, float, float, float]
+
+
 def reversion_features(p: ReversionParams, close: float, volume: float, up: int, down: int,
                        vol_avg: float, vol_peak: float, close_ago: float, rsi: float,
                        votes: tuple[Any, ...] | None = None) -> tuple[float, str, dict[str, Any]]:

@@ -146,6 +146,7 @@ class ExactStateMixin(ABC):
     _own: bool = True
     _feed: Feed | None = None
     last_open_time: int | None  # the Detector's
+    _last_bar: Bar | None  # the Detector's
     _undo: Any = None
     _replay: list[Bar] | None = None
     #: bars to step before the next undo snapshot (0: take one now)
@@ -199,7 +200,7 @@ class ExactStateMixin(ABC):
         left = self._undo_left
         if left:
             self._undo_left = left - 1
-            self._replay.append(bar)
+            self._replay.append(bar)  # type: ignore[union-attr]  # set with the run's snapshot
         else:
             self._undo = self._snapshot()
             self._replay = [bar]
