@@ -108,16 +108,17 @@ _TWO_BAR = sum(BIT[n] for n, (_, bars, _) in PATTERNS.items() if bars == 2)
  _BEAR_HARAMI, _HAMMER, _SHOOTING, _INV_HAMMER, _HANGING, _DOJI) = BIT.values()
 
 #: tag stored as the first item of every snapshot; another tag is refused
-LAYOUT = "candlestick_patterns/3"
+LAYOUT = "candlestick_patterns/4"
 
 #: scalar state slots: bars seen, what the patterns read of the two previous
-#: bars (b1 the older; flags as 0/1), the previous bar's volume; then two rings:
+#: bars (b1 the older; flags as 0/1), the previous bar's volume, the prior trends
+#: (in average ranges) ending 1, 2 and 3 bars before the next bar; then two rings:
 #: the last ``trend_lookback + 4`` closes, the last ``range_lookback + 3`` ranges
 SCALARS = ("n", "b1_open", "b1_close", "b1_mid", "b1_long", "b1_bull", "b1_bear",
            "b2_open", "b2_close", "b2_body", "b2_mid", "b2_top", "b2_bottom", "b2_long", "b2_small",
-           "b2_bull", "b2_bear", "prev_volume")
+           "b2_bull", "b2_bear", "prev_volume", "trend_1", "trend_2", "trend_3")
 (N, O1, C1, MID1, LONG1, BULL1, BEAR1, O2, C2, BODY2, MID2, TOP2, BOTTOM2, LONG2, SMALL2, BULL2, BEAR2,
- PV) = range(len(SCALARS))
+ PV, T1, T2, T3) = range(len(SCALARS))
 _NS = len(SCALARS)
 
 #: what a bar with a wanted pattern leaves in the scratch area for the signal
@@ -138,7 +139,7 @@ def params_vector(p: Any, wanted: int) -> np.ndarray:
 
 def initial_state(prm: np.ndarray) -> np.ndarray:
     s = np.full(int(prm[P_END]) + len(HIT_FIELDS), math.nan)
-    s[[N, LONG1, BULL1, BEAR1, LONG2, SMALL2, BULL2, BEAR2, PV]] = 0.0
+    s[[N, LONG1, BULL1, BEAR1, LONG2, SMALL2, BULL2, BEAR2, PV, T1, T2, T3]] = 0.0
     return s
 
 
@@ -184,10 +185,10 @@ def candle_step(s, prm, o, h, lo, c, v):
     if i >= ring - 1 and i >= rlb + 2:
         tmin = prm[P_TMIN]
         # the prior trend, in average ranges, before b3 (k=1), b2 (k=2), b1 (k=3):
-        # down when <= -tmin and the close fell, up when >= tmin and it rose
-        tr1 = _trend_in_ranges(s, i, 1, lb, rlb)
-        tr2 = _trend_in_ranges(s, i, 2, lb, rlb)
-        tr3 = _trend_in_ranges(s, i, 3, lb, rlb)
+        # down when <= -tmin and the close fell, up when >= tmin and it rose.
+        # Each is _trend_in_ranges(s, i, k, ...), kept from the bars that ended it
+        # (the same ring cells, so the same floats): one window sum per bar, not three
+        tr1, tr2, tr3 = s[T1], s[T2], s[T3]
         e1, e2, e3 = s[_NS + (i - 1) % ring], s[_NS + (i - 2) % ring], s[_NS + (i - 3) % ring]
         f1, f2, f3 = (s[_NS + (i - 1 - lb) % ring], s[_NS + (i - 2 - lb) % ring],
                          s[_NS + (i - 3 - lb) % ring])
@@ -270,6 +271,9 @@ def candle_step(s, prm, o, h, lo, c, v):
     s[BULL2] = 1.0 if c > o else 0.0
     s[BEAR2] = 1.0 if c < o else 0.0
     s[PV] = v
+    s[T3] = s[T2]
+    s[T2] = s[T1]
+    s[T1] = _trend_in_ranges(s, i, 0, lb, rlb) if i >= lb and i >= rlb - 1 else 0.0
     return m
 
 

@@ -377,8 +377,8 @@ def test_checkpoint_of_another_layout_or_configuration_is_refused():
     det = CandlestickPatterns()
     stream(det, real("xrp_eth_1m").iloc[:300])
     blob = msgspec.msgpack.decode(det.get_state())
-    blob["state"][0] = "candlestick_patterns/2"
-    with pytest.raises(ValueError, match="candlestick_patterns/3"):
+    blob["state"][0] = "candlestick_patterns/3"
+    with pytest.raises(ValueError, match="candlestick_patterns/4"):
         CandlestickPatterns().set_state(msgspec.msgpack.encode(blob))
     with pytest.raises(ValueError, match="configuration"):  # a state sized for another ring length
         CandlestickPatterns(trend_lookback=7).set_state(det.get_state())
