@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import importlib
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +171,7 @@ class LimitsCase:
 
 
 @dataclass
-class VenueAdapter:
+class VenueAdapter(ABC):
     """How the contract drives one venue (``venue_cls``) and its fake (``fake_cls(fake_market)``).
 
     Overridden per venue where the default is not true of it."""
@@ -248,20 +249,21 @@ class VenueAdapter:
         (futures fakes send whole contracts, so a volume may be rounded to a contract)."""
         return row.volume
 
+    @abstractmethod
     def parse_request(self, text: str) -> Request:
         """A client message in the exchange's terms (stream names as ``venue.streams_for``)."""
-        raise NotImplementedError(f"{self.name}: parse_request")
 
     def url_key_of(self, client: FakeClient) -> str:
         """``Venue.url_key`` of the endpoint ``client`` connected to ("" for single-URL venues)."""
         return ""
 
+    @abstractmethod
     def malformed(self, fake: Any, native: str, rows: list[CandleRow]) -> list[Malformed]:
         """Broken frames for the symbol ``native`` (whose first candle is ``rows[0]``)."""
-        raise NotImplementedError(f"{self.name}: malformed")
 
+    @abstractmethod
     def limits_case(self) -> LimitsCase:
-        raise NotImplementedError(f"{self.name}: limits_case")
+        """The stream, message-rate and connection limits to check, with their figures."""
 
     def decode_venue(self) -> Venue:
         """A fresh venue as the connector leaves it after loading markets (no I/O)."""
@@ -271,11 +273,13 @@ class VenueAdapter:
             v.set_contract_sizes(self.contract_sizes)  # type: ignore[attr-defined]
         return v
 
+    @abstractmethod
     def decode_cases(self) -> list[DecodeCase]:
-        raise NotImplementedError(f"{self.name}: decode_cases")
+        """Captured and real frames with the records they must decode to."""
 
+    @abstractmethod
     def bad_frames(self) -> list[BadFrame]:
-        raise NotImplementedError(f"{self.name}: bad_frames")
+        """Malformed frames with the dead-letter reason each must get."""
 
     def check_replay(self, fake: Any, conn: Connector, pub: MemoryPublisher) -> None:
         """Facts of the disconnect replay only this venue's fake can know (default: none)."""
