@@ -46,6 +46,7 @@ import numpy as np
 
 from detectors.base import Bar, BarArrays, SeriesMeta
 from detectors.features.evaluate_on import EvaluateOnDetector
+from detectors.features.rounds import in_rounds
 from detectors.features.window import seq_sum
 from detectors.indicators._jit import kernel
 from detectors.records import Signal
@@ -201,9 +202,31 @@ class PinDown(EvaluateOnDetector):
         k = _pin_down_kernel(bars.open, bars.high, bars.low, bars.close,
                              bars.low if self._on_low else bars.close, p.high_lookback, p.near_range,
                              self._near, p.confirm_bars, breaks, tops, refs)
-        kk, jj = breaks[:k], tops[:k]
-        top_rows = zip(*(a[jj].tolist() for a in (bars.open_time, bars.open, bars.high, bars.low, bars.close)),
-                       refs[:k].tolist(), strict=True)
-        return [self._signal(meta, t, c, lag, top)
-                for t, c, lag, top in zip(bars.open_time[kk].tolist(), bars.close[kk].tolist(),
-                                          (kk - jj).tolist(), top_rows, strict=True)]
+        make = self.signal_maker(meta)
+        return in_rounds(k, lambda i, j: self._signals(bars, make, breaks[i:j], tops[i:j], refs[i:j]))
+
+    def _signals(self, bars: BarArrays, make: Any, kk: np.ndarray, jj: np.ndarray, refs: np.ndarray
+                 ) -> list[Signal]:
+        """:meth:`_signal` for the breaks at bars ``kk`` of the tops at ``jj``,
+        column-wise: the ratios and the score on whole columns (the same float
+        operations in the same order), then one dict and one record per break."""
+        p = self.params
+        o, h, lo = bars.open[jj], bars.high[jj], bars.low[jj]
+        spread = h - lo
+        wide = spread > 0.0
+        safe = np.where(wide, spread, 1.0)
+        wick = np.where(wide, (h - o) / safe, 0.0)
+        body = np.where(wide, (o - bars.close[jj]) / safe, 0.0)
+        lag = kk - jj
+        speed = (p.confirm_bars - lag + 1) / p.confirm_bars
+        score = 100.0 * (0.4 * wick + 0.3 * body + 0.3 * speed)
+        evaluated_on = p.evaluate_on
+        return [
+            make(t, "PIN_DOWN", "bearish", sc, c, {
+                "top_open_time": tt, "top_high": th, "top_low": tl, "bars_to_break": lg,
+                "upper_wick_ratio": w, "body_ratio": b, "significant_high": sh, "evaluated_on": evaluated_on})
+            for t, tt, lg, (sc, c, th, tl, w, b, sh) in zip(
+                bars.open_time[kk].tolist(), bars.open_time[jj].tolist(), lag.tolist(),
+                np.column_stack((score, bars.close[kk], h, lo, wick, body, np.maximum(refs, h))).tolist(),
+                strict=True)
+        ]
