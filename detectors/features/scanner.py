@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import sys
 from collections import deque
+from itertools import islice
 from types import SimpleNamespace
 from typing import Any
 
@@ -136,6 +137,7 @@ class ScannerState:
 
     # ---- one bar ----------------------------------------------------------------
     def update(self, o: float, c: float, v: float) -> None:
+        # attributes bound to locals; the arithmetic and its order are unchanged
         t = self.t = self.t + 1
         self._counts = self._rin = None
         self.close = c
@@ -179,23 +181,28 @@ class ScannerState:
                 self.starts[hv] += starts
                 pending.append([t, hv, 0])
                 changed = True
-            edge = t - self.L
             window = self.window
-            if window and window[0][0] <= edge:
-                hv_count, st_count = self.hv_count, self.starts
-                while window and window[0][0] <= edge:
-                    _, d, st = window.popleft()
-                    hv_count[d] -= 1
-                    st_count[d] -= st
-                changed = True
-            finished = self.finished
-            if finished and finished[0][0] <= edge:
-                ft, ft_n = self.ft, self.ft_n
-                while finished and finished[0][0] <= edge:
-                    _, d, cnt = finished.popleft()
-                    ft[d] -= cnt
-                    ft_n[d] -= 1
-                changed = True
+            if window:
+                edge = t - self.L
+                if window[0][0] <= edge:
+                    hv_count, st_count = self.hv_count, self.starts
+                    while window and window[0][0] <= edge:
+                        _, d, st = window.popleft()
+                        hv_count[d] -= 1
+                        st_count[d] -= st
+                    changed = True
+            # the finished candles are high-volume candles of the window (they leave
+            # it on the same bar) or, when follow_bars >= cluster_lookback, ones that
+            # finished on this bar: none can leave unless one of those happened
+            if changed:
+                finished = self.finished
+                edge = t - self.L
+                if finished and finished[0][0] <= edge:
+                    ft, ft_n = self.ft, self.ft_n
+                    while finished and finished[0][0] <= edge:
+                        _, d, cnt = finished.popleft()
+                        ft[d] -= cnt
+                        ft_n[d] -= 1
             self.hv = hv
             self.changed = changed
         if self.reversion:
@@ -293,9 +300,9 @@ class ScannerState:
 
     def _reversion_inputs(self) -> tuple[Any, ...]:
         W = self.W
-        before = list(self.recent)[:W]  # the volume_window volumes before the current bar
-        mean = self.mean if self.cluster else _seq_sum(before) / W
-        return (self.close, self.volume, self.up, self.down, mean, max(before[W - self.P:]),
+        recent = self.recent  # the volume_window volumes before the current bar, then it
+        mean = self.mean if self.cluster else _seq_sum(islice(recent, W)) / W
+        return (self.close, self.volume, self.up, self.down, mean, max(islice(recent, W - self.P, W)),
                 self.closes[-self.gain_bars - 1], self.rsi_value)
 
 
