@@ -149,17 +149,34 @@ def state_size(prm: np.ndarray) -> int:
 
 
 @kernel
-def _trend_in_ranges(s, i, k, lb, rlb):
-    """The move of the close over the ``lb`` bars ending ``k`` bars before bar
-    ``i`` (``close[i-k] - close[i-k-lb]``) divided by the mean range of the
-    ``rlb`` bars ending there (``i-k-rlb+1 .. i-k``); 0 when those are all flat."""
-    ring, rring = lb + 4, rlb + 3
+def _back(p, k, size):
+    """The ring slot ``k`` bars before slot ``p`` (``(p - k) % size`` for
+    ``0 <= k < size``, without the integer division)."""
+    j = p - k
+    return j + size if j < 0 else j
+
+
+@kernel
+def _trend_in_ranges(s, at, back, ranges, r0, rlb, rring):
+    """The move of the close from ring slot ``back`` to ring slot ``at`` divided
+    by the mean of ``rlb`` ranges of the ring of ``rring`` ranges at
+    ``s[ranges:]``, summed from slot ``r0`` on (wrapping at the ring's end: the
+    same cells in the same order as bars ``i - rlb + 1 .. i``); 0 when those
+    bars are all flat. The slots are given, not computed here: an integer modulo
+    per cell would cost more than the sum."""
     acc = 0.0
-    for j in range(i - k - rlb + 1, i - k + 1):
-        acc += s[_NS + ring + j % rring]
+    stop = r0 + rlb
+    if stop > rring:
+        for j in range(ranges + r0, ranges + rring):
+            acc += s[j]
+        for j in range(ranges, ranges + stop - rring):
+            acc += s[j]
+    else:
+        for j in range(ranges + r0, ranges + stop):
+            acc += s[j]
     if not acc > 0.0:
         return 0.0
-    return (s[_NS + (i - k) % ring] - s[_NS + (i - k - lb) % ring]) / (acc / rlb)
+    return (s[_NS + at] - s[_NS + back]) / (acc / rlb)
 
 
 @step_kernel
@@ -169,12 +186,17 @@ def candle_step(s, prm, o, h, lo, c, v):
     lb = int(prm[P_LB])
     rlb = int(prm[P_RLB])
     ring = lb + 4  # closes kept
+    rring = rlb + 3  # ranges kept
     i = int(s[N])
     s[N] = i + 1
     body = abs(c - o)
     rng = h - lo
-    s[_NS + i % ring] = c
-    s[_NS + ring + i % (rlb + 3)] = rng
+    # ring slots of this bar (those of earlier bars follow with _back): one
+    # integer modulo per ring and bar
+    p = i % ring
+    s[_NS + p] = c
+    pr = i % rring
+    s[_NS + ring + pr] = rng
     t = o + c
     top = (t + body) * 0.5
     bottom = (t - body) * 0.5
@@ -186,12 +208,12 @@ def candle_step(s, prm, o, h, lo, c, v):
         tmin = prm[P_TMIN]
         # the prior trend, in average ranges, before b3 (k=1), b2 (k=2), b1 (k=3):
         # down when <= -tmin and the close fell, up when >= tmin and it rose.
-        # Each is _trend_in_ranges(s, i, k, ...), kept from the bars that ended it
+        # Each is the _trend_in_ranges of bar i - k, kept from the bars that ended it
         # (the same ring cells, so the same floats): one window sum per bar, not three
         tr1, tr2, tr3 = s[T1], s[T2], s[T3]
-        e1, e2, e3 = s[_NS + (i - 1) % ring], s[_NS + (i - 2) % ring], s[_NS + (i - 3) % ring]
-        f1, f2, f3 = (s[_NS + (i - 1 - lb) % ring], s[_NS + (i - 2 - lb) % ring],
-                         s[_NS + (i - 3 - lb) % ring])
+        e1, e2, e3 = s[_NS + _back(p, 1, ring)], s[_NS + _back(p, 2, ring)], s[_NS + _back(p, 3, ring)]
+        f1, f2, f3 = (s[_NS + _back(p, 1 + lb, ring)], s[_NS + _back(p, 2 + lb, ring)],
+                      s[_NS + _back(p, 3 + lb, ring)])
         down1 = e1 < f1 and -tr1 >= tmin
         up1 = e1 > f1 and tr1 >= tmin
         down2 = e2 < f2 and -tr2 >= tmin
@@ -273,7 +295,10 @@ def candle_step(s, prm, o, h, lo, c, v):
     s[PV] = v
     s[T3] = s[T2]
     s[T2] = s[T1]
-    s[T1] = _trend_in_ranges(s, i, 0, lb, rlb) if i >= lb and i >= rlb - 1 else 0.0
+    if i >= lb and i >= rlb - 1:
+        s[T1] = _trend_in_ranges(s, p, _back(p, lb, ring), _NS + ring, _back(pr, rlb - 1, rring), rlb, rring)
+    else:
+        s[T1] = 0.0
     return m
 
 
