@@ -144,19 +144,31 @@ def _ring_sum(s, start, size, oldest):
 def futures_step(s, prm, o, h, lo, c, v):
     """Advance the state ``s`` by one valid bar. Returns 1 when the bar signals
     (``HIT_FIELDS`` are then in ``s[P_END:]``), else 0."""
-    return _advance(s, prm, o, h, lo, c, v, False, 0.0, 0.0)
+    return _advance(s, prm, o, h, lo, c, v, False, 0.0, 0.0, 0, 0, 0, 0)
 
 
 @kernel
-def _advance(s, prm, o, h, lo, c, v, given_bollinger, given_mid, given_bbw):
-    """:func:`futures_step`; with ``given_bollinger`` the bar's Bollinger middle and
-    width are ``given_mid``/``given_bbw`` (from :func:`_bollinger`, the same
-    operations over whole arrays) instead of being recomputed from the ring."""
+def _ring_slots(i, rp, sk, sd, bp, lbk):
+    """The slots of bar ``i``'s values in the rings of RSI, %K, closes and widths
+    (meaningful once the bar has such a value)."""
+    return (i - rp) % sk, (i - rp - sk + 1) % sd, i % bp, (i - bp + 1) % lbk
+
+
+@kernel
+def _advance(s, prm, o, h, lo, c, v, given, given_mid, given_bbw, rsi_slot, k_slot, bb_slot, w_slot):
+    """:func:`futures_step`; with ``given`` the bar's Bollinger middle and width
+    are ``given_mid``/``given_bbw`` (from :func:`_bollinger`, the same operations
+    over whole arrays) instead of being recomputed from the ring, and its slots in
+    the four rings are ``*_slot`` (what :func:`_ring_slots` gives, which a loop
+    over bars keeps by counting: an integer modulo costs more than most of the
+    step's arithmetic)."""
     efp, esp, mfp, msp, sgp = int(prm[P_EF]), int(prm[P_ES]), int(prm[P_MF]), int(prm[P_MS]), int(prm[P_SG])
     rp, sk, sd, oe = int(prm[P_RP]), int(prm[P_SK]), int(prm[P_SD]), int(prm[P_OE])
     ap, stp, dp, bp, lbk = int(prm[P_AP]), int(prm[P_STP]), int(prm[P_DP]), int(prm[P_BP]), int(prm[P_LBK])
     i = int(s[N])
     s[N] = i + 1
+    if not given:
+        rsi_slot, k_slot, bb_slot, w_slot = _ring_slots(i, rp, sk, sd, bp, lbk)
     pc = s[PC]
     prev_atr = s[ATR]
     # ---- EMA trend pair (SMA seed) ----
@@ -226,7 +238,7 @@ def _advance(s, prm, o, h, lo, c, v, given_bollinger, given_mid, given_bbw):
             # ---- StochRSI: rings of the last stoch_k RSI and stoch_d %K values ----
             nr = i - rp  # RSI values before this one
             rw = int(prm[P_RSI_W])
-            s[rw + nr % sk] = r
+            s[rw + rsi_slot] = r
             if nr >= sk - 1:
                 hi_r = r
                 lo_r = r
@@ -241,7 +253,7 @@ def _advance(s, prm, o, h, lo, c, v, given_bollinger, given_mid, given_bbw):
                 s[K] = k
                 nk = nr - (sk - 1)  # %K values before this one
                 kw = int(prm[P_K_W])
-                pk = nk % sd
+                pk = k_slot
                 s[kw + pk] = k
                 if nk >= sd - 1:
                     pk += 1  # the oldest %K: the slot after this one
@@ -336,11 +348,11 @@ def _advance(s, prm, o, h, lo, c, v, given_bollinger, given_mid, given_bbw):
         s[ST_LINE] = low_b if s[ST_DIR] > 0 else up
     # ---- Bollinger (recomputed over the ring of closes, oldest first) ----
     bw = int(prm[P_BB_W])
-    pos = i % bp
+    pos = bb_slot
     s[bw + pos] = c
     wpos = 0  # the slot of this bar's width in the width ring
     if i >= bp - 1:
-        if given_bollinger:
+        if given:
             mid = given_mid
             bbw = given_bbw
         else:
@@ -357,7 +369,7 @@ def _advance(s, prm, o, h, lo, c, v, given_bollinger, given_mid, given_bbw):
             bbw = (2.0 * dev) / mid
         s[BB_MID] = mid
         s[BBW] = bbw
-        wpos = (i - bp + 1) % lbk
+        wpos = w_slot
         s[int(prm[P_BBW_W]) + wpos] = bbw
     s[PC] = c
     s[PH] = h
@@ -488,14 +500,21 @@ def _futures_kernel(o, h, lo, c, v, prm, s, hit_at, hit_vals, trace_slots, trace
     mid = np.empty(n)
     bbw = np.empty(n)
     _bollinger(c, int(prm[P_BP]), prm[P_BB_DEV], mid, bbw)
+    rp, sk, sd, bp, lbk = int(prm[P_RP]), int(prm[P_SK]), int(prm[P_SD]), int(prm[P_BP]), int(prm[P_LBK])
+    rsi_slot, k_slot, bb_slot, w_slot = _ring_slots(int(s[N]), rp, sk, sd, bp, lbk)
     for i in range(n):
-        if _advance(s, prm, o[i], h[i], lo[i], c[i], v[i], True, mid[i], bbw[i]):
+        if _advance(s, prm, o[i], h[i], lo[i], c[i], v[i], True, mid[i], bbw[i], rsi_slot, k_slot, bb_slot,
+                    w_slot):
             hit_at[hits] = i
             for j in range(nh):
                 hit_vals[hits, j] = s[out + j]
             hits += 1
         for j in range(nt):
             trace[i, j] = s[trace_slots[j]]
+        rsi_slot = rsi_slot + 1 if rsi_slot + 1 < sk else 0
+        k_slot = k_slot + 1 if k_slot + 1 < sd else 0
+        bb_slot = bb_slot + 1 if bb_slot + 1 < bp else 0
+        w_slot = w_slot + 1 if w_slot + 1 < lbk else 0
     return hits
 
 
