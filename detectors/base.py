@@ -46,7 +46,7 @@ import msgspec
 import numpy as np
 
 from detectors.records import Candle, Signal, TradePlan, params_hash, signal_stream_id
-from detectors.timeframes import tf_ms
+from detectors.timeframes import infer_tf, tf_ms
 
 
 class SeriesMeta(msgspec.Struct, frozen=True):
@@ -229,11 +229,14 @@ class Detector(ABC):
         exchange: str = "unknown",
         market: str = "spot",
         symbol: str = "UNKNOWN",
-        tf: str = "1m",
+        tf: str | None = None,
     ) -> list[Signal]:
         """Vectorized evaluation of a pandas or polars frame with columns
-        open_time (ms), open, high, low, close, volume."""
-        return self._run_arrays(frame_to_arrays(frame), SeriesMeta(exchange, market, symbol, tf))
+        open_time (ms), open, high, low, close, volume. ``tf`` defaults to the
+        frame's own timeframe (:func:`detectors.timeframes.infer_tf`): it sets
+        the signals' ``tf``, ``event_time`` (bar close) and ids."""
+        bars = frame_to_arrays(frame)
+        return self._run_arrays(bars, SeriesMeta(exchange, market, symbol, tf or infer_tf(bars.open_time)))
 
     def _run_arrays(self, bars: BarArrays, meta: SeriesMeta, now: int = 0) -> list[Signal]:
         self.meta = meta
@@ -541,10 +544,11 @@ class DetectorSet:
             det.meta = meta
 
     def run_batch(self, frame: Any, *, exchange: str = "unknown", market: str = "spot",
-                  symbol: str = "UNKNOWN", tf: str = "1m") -> list[Signal]:
-        """Every member's batch evaluation of one frame (converted once)."""
-        meta = SeriesMeta(exchange, market, symbol, tf)
+                  symbol: str = "UNKNOWN", tf: str | None = None) -> list[Signal]:
+        """Every member's batch evaluation of one frame (converted once); ``tf``
+        as in :meth:`Detector.run_batch` (default: the frame's own)."""
         bars = frame_to_arrays(frame)
+        meta = SeriesMeta(exchange, market, symbol, tf or infer_tf(bars.open_time))
         now = now_ms()
         out: list[Signal] = []
         with _gc_paused():  # once for the set: each re-enable pays a collection

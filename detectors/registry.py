@@ -8,6 +8,7 @@ from typing import Any
 
 from detectors.base import Bar, Detector, DetectorSet, SeriesMeta, frame_to_arrays
 from detectors.records import Signal
+from detectors.timeframes import infer_tf
 
 _DETECTORS: dict[str, str] = {
     "volume_surge": "detectors.volume_surge:VolumeSurge",
@@ -66,11 +67,12 @@ def create_set(names: list[str] | None = None,
 
 
 def run_stream(name: str, frame: Any, *, exchange: str = "unknown", market: str = "spot",
-               symbol: str = "UNKNOWN", tf: str = "1m", **params: Any) -> list[Signal]:
-    """Feed ``frame`` bar by bar through ``update`` and return every signal."""
+               symbol: str = "UNKNOWN", tf: str | None = None, **params: Any) -> list[Signal]:
+    """Feed ``frame`` bar by bar through ``update`` and return every signal;
+    ``tf`` defaults to the frame's own timeframe, as in ``run_batch``."""
     det = create(name, **params)
-    det.meta = SeriesMeta(exchange, market, symbol, tf)
     bars = frame_to_arrays(frame)
+    det.meta = SeriesMeta(exchange, market, symbol, tf or infer_tf(bars.open_time))
     out: list[Signal] = []
     for i in range(len(bars)):
         out.extend(det.update_bar(Bar(int(bars.open_time[i]), float(bars.open[i]), float(bars.high[i]),

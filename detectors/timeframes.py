@@ -9,6 +9,10 @@ which is what Binance does for ``3d``. ``1w`` opens on Monday 00:00 UTC
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
@@ -77,3 +81,24 @@ def infer_timeframe(step_ms: int) -> str:
         if length == step_ms:
             return name
     raise UnknownTimeframe(f"{step_ms}ms")
+
+
+def infer_tf(open_times: Sequence[int] | np.ndarray) -> str:
+    """The timeframe of a series of bar open times (ms, ascending): the most
+    frequent step between consecutive bars (gaps and duplicates do not sway it).
+    A series of fewer than two distinct bars has no step: ``"1m"``. A step that
+    is no known timeframe raises :class:`ValueError` saying what to pass instead."""
+    t = np.asarray(open_times, dtype=np.int64)
+    steps = np.diff(t)
+    steps = steps[steps > 0]
+    if not len(steps):
+        return "1m"
+    values, counts = np.unique(steps, return_counts=True)
+    step = int(values[np.argmax(counts)])  # ties: the shortest step
+    for tf, length in TIMEFRAME_MS.items():
+        if length == step:
+            return tf
+    raise ValueError(
+        f"cannot infer the timeframe: the bars are mostly {step:,} ms ({step / MINUTE_MS:g} min) apart, "
+        f"which is no known timeframe ({', '.join(TIMEFRAMES)}); pass tf=... explicitly "
+        "(open_time must be in milliseconds)")
