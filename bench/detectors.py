@@ -115,18 +115,21 @@ def full_set_batch_run(frame: pd.DataFrame, counts: dict[str, int] | None = None
 
 
 def bench_full_set(candles: list[Candle], warm: int, frame: pd.DataFrame, rounds: int
-                   ) -> tuple[list[float], list[float], dict[str, int]]:
+                   ) -> tuple[list[float], list[float], list[float], dict[str, int]]:
     """The two full-set figures, measured in ``rounds`` interleaved rounds (one
     streaming run, then one batch run, per round) so that both sample the
     machine's slow and fast phases alike: streaming µs per update, batch CPU
-    seconds, and the signals per detector of one batch run."""
+    seconds, the machine's speed at the start of each round (the reference loop,
+    ms per 10M additions, timed on 3M) and the signals per detector of one batch
+    run."""
     registry.create_set().run_batch(frame.iloc[:2000])  # numba kernels compiled / loaded
     counts: dict[str, int] = {}
-    stream, batch = [], []
+    stream, batch, speed = [], [], []
     for r in range(max(1, rounds)):
+        speed.append(reference_loop_ms(3_000_000) * 10 / 3)
         stream.append(full_set_streaming_run(candles, warm))
         batch.append(full_set_batch_run(frame, counts if r == 0 else None))
-    return stream, batch, counts
+    return stream, batch, speed, counts
 
 
 def bench_streaming(candles: list[Candle], warm: int, repeats: int = 3) -> dict[str, float]:
@@ -233,17 +236,20 @@ def bench_pandas(frame: pd.DataFrame, bars: int, window: int = 500) -> float:
     return (clock() - t0) / bars * 1e6
 
 
+def reference_loop_ms(additions: int = 10_000_000) -> float:
+    """CPU ms of a fixed pure-Python loop of ``additions`` additions."""
+    t0 = clock()
+    x = 0
+    for i in range(additions):
+        x += i
+    return (clock() - t0) * 1e3
+
+
 def reference_ms(repeats: int = 3) -> float:
     """CPU ms of a fixed pure-Python loop (10M additions): this machine's speed at
-    the time of the run. On a shared VM it moved 2x within an hour here (CPU steal);
-    compare figures from different runs relative to it."""
-    def run() -> float:
-        t0 = clock()
-        x = 0
-        for i in range(10_000_000):
-            x += i
-        return (clock() - t0) * 1e3
-    return best_of(repeats, run)
+    the time of the run. On a shared VM it moved 2x within seconds here (noisy
+    neighbours); compare figures from different runs relative to it."""
+    return best_of(repeats, reference_loop_ms)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -268,7 +274,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"detectors ({len(registry.available())}): {', '.join(registry.available())}")
 
     candles = candles_of(frame.iloc[: args.warm_bars + args.stream_bars])
-    stream_runs, batch_runs, det_signals = bench_full_set(candles, args.warm_bars, frame, args.rounds)
+    stream_runs, batch_runs, round_speed, det_signals = bench_full_set(candles, args.warm_bars, frame, args.rounds)
     stream_us, stream_med = min(stream_runs), statistics.median(stream_runs)
     full_batch, full_batch_med = len(frame) / min(batch_runs), len(frame) / statistics.median(batch_runs)
     per_det = bench_streaming(candles, args.warm_bars)
@@ -295,6 +301,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"{'OK' if full_batch >= 250_000 else 'UNDER BUDGET'}")
     print(f"  {'':30s} {full_batch_med:>14,.0f}   median of the {len(batch_runs)} rounds "
           f"(all: {', '.join(f'{len(frame) / x / 1000:.0f}k' for x in batch_runs)})")
+    print(f"  {'':30s} machine speed in each round (reference loop, ms): "
+          f"{', '.join(f'{x:.0f}' for x in round_speed)}")
+    print(f"  {'':30s} (a round where the loop is slow is slow for every figure: compare rounds with it)")
     n_signals = sum(det_signals.values())
     print(f"    its {n_signals:,} signals ({n_signals / len(frame):.2f} per candle) included")
     print("\npandas recompute over a 500-bar window on every new bar (same run):")
@@ -308,7 +317,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "stream_us_indicators": ind_stream_us, "stream_us_per_detector": per_det,
         "batch_candles_per_s_indicators": ind_batch, "batch_candles_per_s_full_set": full_batch,
         "batch_candles_per_s_full_set_median": full_batch_med,
-        "batch_s_full_set_runs": batch_runs,
+        "batch_s_full_set_runs": batch_runs, "reference_loop_ms_per_round": round_speed,
         "batch_signals_per_detector": det_signals,
         "pandas_recompute_us_per_bar": pandas_us,
         "ratio_pandas_vs_indicators": pandas_us / ind_stream_us,

@@ -27,6 +27,7 @@ def test_detector_bench_prints_every_figure(capsys: pytest.CaptureFixture[str]) 
     assert figures["stream_us_full_set"] <= figures["stream_us_full_set_median"]
     assert figures["batch_candles_per_s_full_set"] == 3000 / min(figures["batch_s_full_set_runs"])
     assert figures["batch_candles_per_s_full_set"] >= figures["batch_candles_per_s_full_set_median"]
+    assert len(figures["reference_loop_ms_per_round"]) == 3 and min(figures["reference_loop_ms_per_round"]) > 0
     # the signal counts are those of the set's batch run on the same bars
     want: dict[str, int] = {}
     frame, _ = bench.load_candles(bench.DEFAULT_DATA, 3000)
@@ -36,4 +37,4 @@ def test_detector_bench_prints_every_figure(capsys: pytest.CaptureFixture[str]) 
     for name in registry.available():
         assert name in out
     assert "budget <= 50 µs" in out and "budget >= 250,000" in out and "per candle" in out
-    assert "median of the 3 rounds" in out
+    assert "median of the 3 rounds" in out and "machine speed in each round" in out
