@@ -87,22 +87,14 @@ class Breakout(LevelDetectorBase):
     def _reset_extra(self) -> None:
         #: the ``volume_window`` volumes before the current bar, and the current one
         self._vols: deque[float] = deque(maxlen=self.params.volume_window + 1)
-        # ATR(atr_period) (detectors.indicators.atr.ATR's state and arithmetic, stepped
-        # inline on scalars): bars seen, last value, the seed's sum, the smoothed value;
-        # its previous close is _pc
-        self._atr_period = ATR(self.params.atr_period).period  # (the class checks the period)
-        self._an = 0
-        self._av = math.nan
-        self._atot = 0.0
-        self._aatr = 0.0
+        self._atr = ATR(self.params.atr_period)  # stepped without its undo snapshot: ours covers it
         self._pc = math.nan
         self._first_signal_bar = self.warmup - 1
 
     def _snapshot(self) -> tuple:
-        # (the layout of ATR's state: n, value, total, atr, previous close)
-        pc = self._pc
+        a = self._atr
         return (self._book.snapshot() if self._own else None, tuple(self._vols),
-                (self._an, self._av, self._atot, self._aatr, pc if self._an else 0.0), pc)
+                (a._n, a._value, a._total, a._atr, a._prev_close), self._pc)
 
     def _restore(self, snap: tuple) -> None:
         book, vols, atr_state, self._pc = snap
@@ -110,51 +102,15 @@ class Breakout(LevelDetectorBase):
             self._book.restore(tuple(book))
         self._vols.clear()
         self._vols.extend(vols)
-        self._an, self._av, self._atot, self._aatr, _ = atr_state
-
-    def _step_atr(self, h: float, lo: float, c: float) -> float:
-        """Advance the ATR by one bar (ATR._step's operations, in its order) and the
-        previous close; the ATR before the bar."""
-        n = self._an  # this bar's index
-        prev_atr = self._av
-        prev = self._pc
-        self._pc = c
-        self._an = n + 1
-        period = self._atr_period
-        if n > period:  # the steady state first
-            tr = h - lo
-            x = abs(prev - h)
-            if x > tr:
-                tr = x
-            x = abs(prev - lo)
-            if x > tr:
-                tr = x
-            x = self._aatr * (period - 1)
-            x += tr
-            x /= period
-            self._av = self._aatr = x
-            return prev_atr
-        if n == 0:
-            self._av = math.nan
-            return prev_atr
-        tr = h - lo
-        x = abs(prev - h)
-        if x > tr:
-            tr = x
-        x = abs(prev - lo)
-        if x > tr:
-            tr = x
-        if n < period:
-            self._atot += tr
-            self._av = math.nan
-        elif n == period:
-            self._atot += tr
-            self._av = self._aatr = self._atot / period
-        return prev_atr
+        a = self._atr
+        a._n, a._value, a._total, a._atr, a._prev_close = atr_state
 
     def _advance_own(self, bar: Bar) -> None:
         """What :meth:`_advance` does to the state besides the book (shared in a set)."""
-        self._step_atr(bar.high, bar.low, bar.close)
+        a = self._atr
+        a._value = a._step(bar.high, bar.low, bar.close)
+        a._n += 1
+        self._pc = bar.close
         self._vols.append(bar.volume)
 
     def _confirm(self, meta: SeriesMeta | None, t: int, best: list[Any], n_broken: int, h: float, lo: float,
@@ -185,27 +141,38 @@ class Breakout(LevelDetectorBase):
         lo = bar.low
         c = bar.close
         events = self._book.update(bar.open_time, h, lo, c) if self._own else self._feed.events  # type: ignore[union-attr]
-        # self._step_atr(h, lo, c) inlined in its steady state (the same operations)
-        n = self._an  # this bar's index
-        prev_atr = self._av
-        pc = self._pc
-        period = self._atr_period
-        if n > period:
-            self._pc = c
-            self._an = n + 1
-            tr = h - lo
-            x = abs(pc - h)
-            if x > tr:
-                tr = x
-            x = abs(pc - lo)
-            if x > tr:
-                tr = x
-            x = self._aatr * (period - 1)
-            x += tr
-            x /= period
-            self._av = self._aatr = x
+        # self._atr._step(h, lo, c) inlined (the same operations; see _advance_own)
+        a = self._atr
+        n = a._n  # this bar's index
+        prev_atr = a._value
+        prev = a._prev_close
+        a._prev_close = c
+        if n == 0:
+            value = math.nan
         else:
-            self._step_atr(h, lo, c)
+            tr = h - lo
+            x = abs(prev - h)
+            if x > tr:
+                tr = x
+            x = abs(prev - lo)
+            if x > tr:
+                tr = x
+            period = a.period
+            if n < period:
+                a._total += tr
+                value = math.nan
+            elif n == period:
+                a._total += tr
+                value = a._atr = a._total / period
+            else:
+                x = a._atr * (period - 1)
+                x += tr
+                x /= period
+                value = a._atr = x
+        a._value = value
+        a._n = n + 1
+        pc = self._pc
+        self._pc = c
         vols = self._vols
         vols.append(bar.volume)
         if not events or n < self._first_signal_bar:

@@ -137,7 +137,6 @@ class ScannerState:
 
     # ---- one bar ----------------------------------------------------------------
     def update(self, o: float, c: float, v: float) -> None:
-        # attributes bound to locals; the arithmetic and its order are unchanged
         t = self.t = self.t + 1
         self._counts = self._rin = None
         self.close = c
@@ -181,28 +180,23 @@ class ScannerState:
                 self.starts[hv] += starts
                 pending.append([t, hv, 0])
                 changed = True
+            edge = t - self.L
             window = self.window
-            if window:
-                edge = t - self.L
-                if window[0][0] <= edge:
-                    hv_count, st_count = self.hv_count, self.starts
-                    while window and window[0][0] <= edge:
-                        _, d, st = window.popleft()
-                        hv_count[d] -= 1
-                        st_count[d] -= st
-                    changed = True
-            # the finished candles are high-volume candles of the window (they leave
-            # it on the same bar) or, when follow_bars >= cluster_lookback, ones that
-            # finished on this bar: none can leave unless one of those happened
-            if changed:
-                finished = self.finished
-                edge = t - self.L
-                if finished and finished[0][0] <= edge:
-                    ft, ft_n = self.ft, self.ft_n
-                    while finished and finished[0][0] <= edge:
-                        _, d, cnt = finished.popleft()
-                        ft[d] -= cnt
-                        ft_n[d] -= 1
+            if window and window[0][0] <= edge:
+                hv_count, st_count = self.hv_count, self.starts
+                while window and window[0][0] <= edge:
+                    _, d, st = window.popleft()
+                    hv_count[d] -= 1
+                    st_count[d] -= st
+                changed = True
+            finished = self.finished
+            if finished and finished[0][0] <= edge:
+                ft, ft_n = self.ft, self.ft_n
+                while finished and finished[0][0] <= edge:
+                    _, d, cnt = finished.popleft()
+                    ft[d] -= cnt
+                    ft_n[d] -= 1
+                changed = True
             self.hv = hv
             self.changed = changed
         if self.reversion:
